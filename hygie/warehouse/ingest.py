@@ -1,0 +1,345 @@
+"""`hygie ingest`: inputs → raw zone → care zone, with quarantine and a run report.
+
+The flow of one run:
+
+1. expand the paths (files, directories, globs) and pick each file's format by its content;
+2. stream items from each file, record each as received (raw), interpret it into FHIR resources,
+   and gather them in batches stored by :class:`~hygie.warehouse.store.BatchWriter`;
+3. items whose conditional references point to resources not seen yet are retried once at the
+   end of the run (batch bundles of shared resources may come after the bundles using them);
+4. record references to resources absent from the warehouse, and write the run report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from hygie.errors import InputError
+from hygie.fhir.references import ConditionalQuery, identifiers_of
+from hygie.sources import SOURCES
+from hygie.sources.base import RawItem, ReadFailure, ResourceOut, Source
+from hygie.sources.fhir import read_head
+from hygie.warehouse.engine import Engine
+from hygie.warehouse.sql import load_statements
+from hygie.warehouse.store import Batch, BatchWriter, RunCounts
+from hygie.warehouse.warehouse import Warehouse
+
+DATA_SUFFIXES = (".ndjson", ".json", ".ndjson.gz", ".json.gz")
+"""What a directory walk picks up; other files (e.g. .jsonl side files) are taken only by name."""
+MAX_DEFERRED_BYTES = 256 * 1024 * 1024
+"""Items waiting for a retry are held in memory up to this size; beyond, they are quarantined."""
+
+QUERIES = load_statements("hygie.warehouse", "queries.sql")
+
+ProgressHook = Callable[[int, int], None]
+"""progress(bytes_done, items_done), called as the run advances."""
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one run, as stored in the ``runs`` table and shown to the user."""
+
+    run_id: str
+    status: str
+    files: list[str]
+    counts: RunCounts
+    seconds: float
+    dangling_references: int = 0
+    retried: int = 0
+    formats: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready form, also stored in ``runs.report``."""
+        totals = self.counts.totals()
+        rate = totals["resources_read"] / self.seconds if self.seconds > 0 else 0.0
+        types = sorted(self.counts.read_by_type)
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "files": len(self.files),
+            "formats": self.formats,
+            "seconds": round(self.seconds, 3),
+            "resources_per_second": round(rate, 1),
+            "megabytes_per_second": round(totals["bytes_read"] / 1e6 / self.seconds, 2)
+            if self.seconds > 0
+            else 0.0,
+            **totals,
+            "dangling_references": self.dangling_references,
+            "retried_items": self.retried,
+            "by_type": {
+                t: {
+                    "read": self.counts.read_by_type[t],
+                    "created": self.counts.created[t],
+                    "updated": self.counts.updated[t],
+                    "deleted": self.counts.deleted[t],
+                    "unchanged": self.counts.unchanged[t],
+                }
+                for t in types
+            },
+            "quarantined_by_reason": dict(sorted(self.counts.quarantined.items())),
+        }
+
+
+def expand_paths(paths: Iterable[str]) -> list[Path]:
+    """Files named by ``paths``: files as given, directories walked, glob patterns expanded."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if any(ch in raw for ch in "*?["):
+            matched = sorted(Path(p) for p in glob.glob(raw, recursive=True))
+            if not matched:
+                raise InputError(f"the pattern {raw!r} matches no file")
+            candidates = [p for p in matched if p.is_file()]
+            for directory in (p for p in matched if p.is_dir()):
+                candidates.extend(_data_files(directory))
+            found.extend(candidates)
+        elif path.is_dir():
+            found.extend(_data_files(path))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        raise InputError(
+            "no input file found (directories are searched for " + ", ".join(DATA_SUFFIXES) + ")"
+        )
+    return unique
+
+
+def _data_files(directory: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+        and p.name.lower().endswith(DATA_SUFFIXES)
+    )
+
+
+def choose_source(path: Path, requested: str | None) -> Source:
+    """The source for ``path``: the requested format, else the first whose sniff accepts it."""
+    if requested is not None:
+        if requested not in SOURCES:
+            raise InputError(f"unknown format {requested!r} (known: {', '.join(SOURCES)})")
+        return SOURCES[requested]
+    head = read_head(path)
+    for source in SOURCES.values():
+        if source.sniff(path, head):
+            return source
+    return SOURCES["fhir-json"]
+
+
+class WarehouseLookup:
+    """Resolves conditional references against the warehouse and this run's own resources."""
+
+    def __init__(self, warehouse: Warehouse, engine: Engine, writer: BatchWriter) -> None:
+        self.warehouse = warehouse
+        self.engine = engine.cursor()
+        self.writer = writer
+        self.statement = load_statements("hygie.warehouse", "ingest.sql")["identifiers_of_type"]
+        self.index: dict[str, dict[tuple[str | None, str], set[str]]] = {}
+
+    def find(self, query: ConditionalQuery) -> str | None:
+        index = self.index.get(query.resource_type)
+        if index is None:
+            index = self._load(query.resource_type)
+        candidates: set[str] | None = None
+        for system, value in query.identifiers:
+            ids = set(index.get((system, value), ()))
+            if system is None:
+                ids = {i for (s, v), found in index.items() if v == value for i in found}
+            candidates = ids if candidates is None else candidates & ids
+        if candidates is not None and len(candidates) == 1:
+            return next(iter(candidates))
+        return None
+
+    def observe(self, resource: ResourceOut) -> None:
+        """Index a resource stored in this run, if its type is looked up by identifier."""
+        index = self.index.get(resource.resource_type)
+        if index is None or resource.json is None:
+            return
+        for key in identifiers_of(orjson.loads(resource.json)):
+            index.setdefault(key, set()).add(resource.id)
+
+    def _load(self, resource_type: str) -> dict[tuple[str | None, str], set[str]]:
+        # Resources of this run still queued for storage must be visible: wait for them first.
+        self.writer.drain()
+        self.warehouse.attach_views(self.engine)
+        index: dict[tuple[str | None, str], set[str]] = defaultdict(set)
+        for resource_id, system, value in self.engine.fetchall(
+            self.statement, {"resource_type": resource_type}
+        ):
+            if value is not None:
+                index[(system, value)].add(resource_id)
+        self.index[resource_type] = dict(index)
+        return self.index[resource_type]
+
+
+def ingest(
+    warehouse: Warehouse,
+    paths: Iterable[str],
+    *,
+    format: str | None = None,
+    progress: ProgressHook | None = None,
+    command: str = "ingest",
+) -> IngestReport:
+    """Ingest ``paths`` into ``warehouse`` and return the run report."""
+    files = expand_paths(paths)
+    sources = {path: choose_source(path, format) for path in files}
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    started = time.monotonic()
+    counts = RunCounts()
+    formats: dict[str, int] = defaultdict(int)
+    for source in sources.values():
+        formats[source.name] += 1
+    with warehouse.writing() as engine:
+        engine.execute(QUERIES["mark_interrupted"])
+        engine.execute(
+            QUERIES["start_run"],
+            {
+                "run_id": run_id,
+                "command": command,
+                "now": datetime.now(UTC),
+                "inputs": orjson.dumps([str(f) for f in files]).decode(),
+            },
+        )
+        writer = BatchWriter(engine, run_id, counts, warehouse.path)
+        lookup = WarehouseLookup(warehouse, engine, writer)
+        run = _Run(writer, lookup, warehouse.settings.batch_size, progress)
+        status = "failed"
+        try:
+            for path in files:
+                run.ingest_file(path, sources[path])
+            run.retry_deferred()
+            run.flush()
+            writer.close()
+            warehouse.attach_views(engine)
+            dangling = _record_dangling(engine, run_id)
+            status = "completed"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            if status != "completed":
+                _stop_writer(writer)
+            report = IngestReport(
+                run_id,
+                status,
+                [str(f) for f in files],
+                counts,
+                time.monotonic() - started,
+                dangling if status == "completed" else 0,
+                run.retried,
+                dict(formats),
+            )
+            engine.execute(
+                QUERIES["finish_run"],
+                {
+                    "status": status,
+                    "now": datetime.now(UTC),
+                    "seconds": report.seconds,
+                    "report": orjson.dumps(report.summary()).decode(),
+                    "run_id": run_id,
+                },
+            )
+    return report
+
+
+def _stop_writer(writer: BatchWriter) -> None:
+    # The run is already failing; its own error is the one to report.
+    with contextlib.suppress(BaseException):
+        writer.close()
+
+
+def _record_dangling(engine: Engine, run_id: str) -> int:
+    statement = load_statements("hygie.warehouse", "ingest.sql")["record_dangling"]
+    engine.execute(statement, {"run_id": run_id})
+    return int(engine.fetchall(QUERIES["count_dangling"], {"run_id": run_id})[0][0])
+
+
+class _Run:
+    """The mutable state of one run: the current batch, deferred items, progress."""
+
+    def __init__(
+        self,
+        writer: BatchWriter,
+        lookup: WarehouseLookup,
+        batch_size: int,
+        progress: ProgressHook | None,
+    ) -> None:
+        self.writer = writer
+        self.lookup = lookup
+        self.batch_size = batch_size
+        self.progress = progress
+        self.batch = Batch()
+        self.deferred: list[tuple[RawItem, Source]] = []
+        self.deferred_bytes = 0
+        self.retried = 0
+        self.bytes_done = 0
+        self.items_done = 0
+
+    def ingest_file(self, path: Path, source: Source) -> None:
+        for item in source.read(path):
+            if isinstance(item, ReadFailure):
+                self.batch.add_failure(item)
+            else:
+                self.add_item(item, source, final=False)
+            if len(self.batch) >= self.batch_size:
+                self.flush()
+
+    def add_item(self, item: RawItem, source: Source, *, final: bool) -> None:
+        interpretation = source.interpret(item, self.lookup)
+        if (
+            interpretation.unresolved
+            and not final
+            and self.deferred_bytes + len(item.content) <= MAX_DEFERRED_BYTES
+        ):
+            self.deferred.append((item, source))
+            self.deferred_bytes += len(item.content)
+            return
+        batch = self.batch
+        raw_sha = batch.add_raw(item)
+        single = (
+            len(interpretation.resources) == 1 and item.content is interpretation.resources[0].json
+        )
+        for resource in interpretation.resources:
+            batch.add_resource(resource, raw_sha, item.source, single)
+            self.lookup.observe(resource)
+        batch.already_present.update(interpretation.already_present)
+        for rejection in interpretation.rejections:
+            batch.add_rejection(rejection, item, raw_sha)
+        self.items_done += 1
+        self.bytes_done += len(item.content) + 1
+        if self.progress is not None and self.items_done % 2000 == 0:
+            self.progress(self.bytes_done, self.items_done)
+
+    def retry_deferred(self) -> None:
+        if not self.deferred:
+            return
+        self.flush()
+        self.writer.drain()
+        waiting, self.deferred = self.deferred, []
+        for item, source in waiting:
+            self.retried += 1
+            self.add_item(item, source, final=True)
+            if len(self.batch) >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if len(self.batch) or self.batch.quarantine_reasons or self.batch.already_present:
+            self.writer.submit(self.batch)
+            self.batch = Batch()
+        if self.progress is not None:
+            self.progress(self.bytes_done, self.items_done)

@@ -1,0 +1,69 @@
+"""Resource versions: a change makes a new version, history keeps the old one, deletes are versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hygie.warehouse.ingest import ingest
+from hygie.warehouse.warehouse import Warehouse
+
+
+def write(path: Path, *resources: dict[str, object]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in resources))
+    return str(path)
+
+
+def test_an_update_creates_version_2_and_history_keeps_version_1(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    v1 = {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1950-01-01"}
+    v2 = {**v1, "birthDate": "1951-01-01"}
+    first = ingest(warehouse, [write(tmp_path / "a.ndjson", v1)]).summary()
+    second = ingest(warehouse, [write(tmp_path / "b.ndjson", v2)]).summary()
+    third = ingest(warehouse, [write(tmp_path / "c.ndjson", v2)]).summary()
+
+    assert (first["created"], second["updated"], third["unchanged"]) == (1, 1, 1)
+    with warehouse.reading() as engine:
+        current = engine.fetchall(
+            "SELECT version_id, json_extract_string(resource, '$.birthDate') FROM resource"
+        )
+        history = engine.fetchall(
+            "SELECT version_id, json_extract_string(resource, '$.birthDate'), deleted "
+            "FROM resource_history WHERE id = 'p1' ORDER BY version_id"
+        )
+    assert current == [(2, "1951-01-01")]
+    assert history == [(1, "1950-01-01", False), (2, "1951-01-01", False)]
+
+
+def test_two_versions_in_one_file_are_kept_in_order(warehouse: Warehouse, tmp_path: Path) -> None:
+    a = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    b = {**a, "gender": "other"}
+    c = {**a, "gender": "male"}
+    summary = ingest(warehouse, [write(tmp_path / "x.ndjson", a, b, c)]).summary()
+    assert (summary["created"], summary["updated"]) == (1, 2)
+    with warehouse.reading() as engine:
+        rows = engine.fetchall(
+            "SELECT version_id, json_extract_string(resource, '$.gender') FROM resource_history "
+            "ORDER BY version_id"
+        )
+    assert rows == [(1, "female"), (2, "other"), (3, "male")]
+
+
+def test_a_transaction_delete_is_a_version_and_hides_the_resource(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    ingest(warehouse, [write(tmp_path / "a.ndjson", {"resourceType": "Patient", "id": "p1"})])
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "DELETE", "url": "Patient/p1"}}],
+    }
+    (tmp_path / "delete.json").write_text(json.dumps(bundle))
+    summary = ingest(warehouse, [str(tmp_path / "delete.json")]).summary()
+    assert summary["deleted"] == 1
+    with warehouse.reading() as engine:
+        assert engine.fetchall("SELECT COUNT(*) FROM resource")[0][0] == 0
+        assert engine.fetchall(
+            "SELECT version_id, deleted FROM resource_history ORDER BY version_id"
+        ) == [(1, False), (2, True)]
