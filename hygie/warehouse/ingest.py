@@ -17,7 +17,7 @@ import glob
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,63 +198,108 @@ def ingest(
     """Ingest ``paths`` into ``warehouse`` and return the run report."""
     files = expand_paths(paths)
     sources = {path: choose_source(path, format) for path in files}
+    streams = [(str(path), sources[path], _lazy_read(sources[path], path)) for path in files]
+    with warehouse.writing() as engine:
+        return ingest_streams(warehouse, engine, streams, progress=progress, command=command)
+
+
+def ingest_items(
+    warehouse: Warehouse,
+    engine: Engine,
+    items: Iterable[RawItem],
+    *,
+    format: str = "fhir-json",
+    command: str = "api",
+) -> IngestReport:
+    """Ingest in-memory items (e.g. request bodies) through the same path as files.
+
+    ``engine`` must come from ``warehouse.writing()``, held by the caller (a server holds it for
+    its lifetime). Every item is recorded in the raw zone and versioned like a file's.
+    """
+    source = SOURCES[format]
+    listed = list(items)
+    names = sorted({item.source for item in listed})
+    return ingest_streams(
+        warehouse, engine, [(", ".join(names), source, iter(items))], command=command
+    )
+
+
+Stream = tuple[str, Source, Iterable[RawItem | ReadFailure]]
+"""(input name, its source format, its items)."""
+
+
+def ingest_streams(
+    warehouse: Warehouse,
+    engine: Engine,
+    streams: list[Stream],
+    *,
+    progress: ProgressHook | None = None,
+    command: str = "ingest",
+) -> IngestReport:
+    """One run over ``streams`` on an engine opened for writing; return its report."""
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     started = time.monotonic()
     counts = RunCounts()
     formats: dict[str, int] = defaultdict(int)
-    for source in sources.values():
+    for _name, source, _items in streams:
         formats[source.name] += 1
-    with warehouse.writing() as engine:
-        engine.execute(QUERIES["mark_interrupted"])
+    names = [name for name, _source, _items in streams]
+    engine.execute(QUERIES["mark_interrupted"])
+    engine.execute(
+        QUERIES["start_run"],
+        {
+            "run_id": run_id,
+            "command": command,
+            "now": datetime.now(UTC),
+            "inputs": orjson.dumps(names).decode(),
+        },
+    )
+    writer = BatchWriter(engine, run_id, counts, warehouse.path)
+    lookup = WarehouseLookup(warehouse, engine, writer)
+    run = _Run(writer, lookup, warehouse.settings.batch_size, progress)
+    status = "failed"
+    dangling = 0
+    try:
+        for _name, source, items in streams:
+            run.ingest_stream(items, source)
+        run.retry_deferred()
+        run.flush()
+        writer.close()
+        warehouse.attach_views(engine)
+        dangling = _record_dangling(engine, run_id)
+        status = "completed"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        if status != "completed":
+            _stop_writer(writer)
+        report = IngestReport(
+            run_id,
+            status,
+            names,
+            counts,
+            time.monotonic() - started,
+            dangling,
+            run.retried,
+            dict(formats),
+        )
         engine.execute(
-            QUERIES["start_run"],
+            QUERIES["finish_run"],
             {
-                "run_id": run_id,
-                "command": command,
+                "status": status,
                 "now": datetime.now(UTC),
-                "inputs": orjson.dumps([str(f) for f in files]).decode(),
+                "seconds": report.seconds,
+                "report": orjson.dumps(report.summary()).decode(),
+                "run_id": run_id,
             },
         )
-        writer = BatchWriter(engine, run_id, counts, warehouse.path)
-        lookup = WarehouseLookup(warehouse, engine, writer)
-        run = _Run(writer, lookup, warehouse.settings.batch_size, progress)
-        status = "failed"
-        try:
-            for path in files:
-                run.ingest_file(path, sources[path])
-            run.retry_deferred()
-            run.flush()
-            writer.close()
-            warehouse.attach_views(engine)
-            dangling = _record_dangling(engine, run_id)
-            status = "completed"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            if status != "completed":
-                _stop_writer(writer)
-            report = IngestReport(
-                run_id,
-                status,
-                [str(f) for f in files],
-                counts,
-                time.monotonic() - started,
-                dangling if status == "completed" else 0,
-                run.retried,
-                dict(formats),
-            )
-            engine.execute(
-                QUERIES["finish_run"],
-                {
-                    "status": status,
-                    "now": datetime.now(UTC),
-                    "seconds": report.seconds,
-                    "report": orjson.dumps(report.summary()).decode(),
-                    "run_id": run_id,
-                },
-            )
     return report
+
+
+def _lazy_read(source: Source, path: Path) -> Iterator[RawItem | ReadFailure]:
+    """Items of ``path``, read only when the run reaches the file."""
+    yield from source.read(path)
 
 
 def _stop_writer(writer: BatchWriter) -> None:
@@ -290,8 +335,8 @@ class _Run:
         self.bytes_done = 0
         self.items_done = 0
 
-    def ingest_file(self, path: Path, source: Source) -> None:
-        for item in source.read(path):
+    def ingest_stream(self, items: Iterable[RawItem | ReadFailure], source: Source) -> None:
+        for item in items:
             if isinstance(item, ReadFailure):
                 self.batch.add_failure(item)
             else:
