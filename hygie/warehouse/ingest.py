@@ -198,7 +198,9 @@ def ingest(
     """Ingest ``paths`` into ``warehouse`` and return the run report."""
     files = expand_paths(paths)
     sources = {path: choose_source(path, format) for path in files}
-    streams = [(str(path), sources[path], _lazy_read(sources[path], path)) for path in files]
+    streams: list[Stream] = [
+        (str(path), sources[path], _lazy_read(sources[path], path)) for path in files
+    ]
     with warehouse.writing() as engine:
         return ingest_streams(warehouse, engine, streams, progress=progress, command=command)
 
