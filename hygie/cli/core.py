@@ -1,9 +1,7 @@
-"""The ``hygie`` command. Thin by design: it parses options, calls the stages, prints results."""
+"""Warehouse commands: init, status, sql, ingest, runs, quarantine, demo, synth."""
 
 from __future__ import annotations
 
-import os
-import sys
 import tempfile
 from datetime import date
 from enum import StrEnum
@@ -12,70 +10,13 @@ from typing import Annotated, Any
 
 import typer
 
-import hygie
-from hygie.config import Settings, load_settings
-from hygie.errors import HygieError, InputError, QuarantineError
+from hygie.cli.app import JsonOption, app, open_warehouse, state
+from hygie.errors import InputError, QuarantineError
 from hygie.terminal import byte_progress, console, errors, print_json, table
 from hygie.warehouse.sql import load_statements
-from hygie.warehouse.warehouse import Warehouse, describe
+from hygie.warehouse.warehouse import describe
 
 QUERIES = load_statements("hygie.warehouse", "queries.sql")
-
-app = typer.Typer(
-    name="hygie",
-    help=(
-        "Hygie: a health-data platform for hospitals. Ingest FHIR (and more) into an embedded "
-        "warehouse, keep every input traceable, and query it.\n\n"
-        "Start with [bold]hygie demo[/bold], then [bold]hygie ingest PATH[/bold] and "
-        "[bold]hygie status[/bold]."
-    ),
-    rich_markup_mode="rich",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-
-class State:
-    settings: Settings = Settings()
-    debug: bool = False
-
-
-state = State()
-
-WarehouseOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--warehouse",
-        "-w",
-        help="Warehouse directory (default ./hygie-warehouse, or HYGIE_WAREHOUSE).",
-        show_default=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
-
-
-def version_callback(value: bool) -> None:
-    if value:
-        console.print(f"hygie {hygie.__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_options(
-    warehouse: WarehouseOption = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=version_callback, is_eager=True)
-    ] = False,
-) -> None:
-    """Options shared by every command."""
-    state.settings = load_settings().with_overrides(warehouse=warehouse)
-    state.debug = debug
-
-
-def open_warehouse() -> Warehouse:
-    return Warehouse(state.settings)
 
 
 @app.command()
@@ -390,14 +331,3 @@ def synth(
         f"{result['resources']:,} resources in {summary.seconds:.1f} s; "
         f"next: [bold]hygie ingest {out}[/bold]"
     )
-
-
-def main() -> None:
-    """Entry point of the ``hygie`` console script: errors become messages and exit codes."""
-    try:
-        app()
-    except HygieError as exc:
-        if state.debug or os.environ.get("HYGIE_DEBUG"):
-            raise
-        errors.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-        sys.exit(exc.exit_code)

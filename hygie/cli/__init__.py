@@ -1,0 +1,11 @@
+"""The ``hygie`` command. Thin by design: it parses options, calls the stages, prints results.
+
+One module per group of commands, registered explicitly below.
+"""
+
+from __future__ import annotations
+
+from hygie.cli import core, omop, views
+from hygie.cli.app import app, main
+
+__all__ = ["app", "core", "main", "omop", "views"]

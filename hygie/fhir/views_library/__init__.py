@@ -1,0 +1,1 @@
+"""ViewDefinitions shipped with Hygie (SQL on FHIR v2 JSON files)."""
