@@ -21,13 +21,13 @@ EXAMPLE_QUERIES = (
         "Most frequent lab and vital-sign codes (LOINC)",
         "SELECT json_extract_string(resource, '$.code.coding[0].code') AS loinc, "
         "json_extract_string(resource, '$.code.coding[0].display') AS display, COUNT(*) AS n "
-        "FROM resource WHERE resource_type = 'Observation' GROUP BY 1, 2 ORDER BY n DESC LIMIT 5",
+        "FROM resource WHERE resource_type = 'Observation' GROUP BY 1, 2 ORDER BY n DESC, 1 LIMIT 5",
     ),
     (
         "Most frequent diagnoses (ICD-10)",
         "SELECT json_extract_string(resource, '$.code.coding[0].code') AS icd10, "
         "json_extract_string(resource, '$.code.text') AS label, COUNT(*) AS n "
-        "FROM resource WHERE resource_type = 'Condition' GROUP BY 1, 2 ORDER BY n DESC LIMIT 5",
+        "FROM resource WHERE resource_type = 'Condition' GROUP BY 1, 2 ORDER BY n DESC, 1 LIMIT 5",
     ),
 )
 

@@ -80,5 +80,5 @@ def main() -> None:
     except HygieError as exc:
         if state.debug or os.environ.get("HYGIE_DEBUG"):
             raise
-        errors.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        errors.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -261,7 +261,7 @@ def demo(
     patients: Annotated[int, typer.Option(help="Synthetic patients to generate.")] = 200,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 1,
 ) -> None:
-    """Build a warehouse from bundled synthetic data and show what it holds (about a minute)."""
+    """Generate a synthetic population, build a warehouse from it and show what it holds."""
     from hygie.demo import run_demo
 
     target = directory or Path(tempfile.mkdtemp(prefix="hygie-demo-"))

@@ -371,6 +371,7 @@ class BatchWriter:
                 "id": rows.column("id"),
                 "version_id": versions.column("version_id").cast(pa.int32()),
                 "resource": rows.column("resource"),
+                "file": pa.array([name] * rows.num_rows, pa.string()).dictionary_encode(),
             }
         ).filter(kept)
         if content.num_rows:
@@ -386,9 +387,10 @@ class BatchWriter:
         fresh = raw.filter(pc.is_in(raw.column("sha256"), value_set=new_raw.column("sha256")))
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(
-            fresh.select(["sha256", "content"]), path, compression="zstd", compression_level=1
+        named = fresh.select(["sha256", "content"]).append_column(
+            "file", pa.array([name] * fresh.num_rows, pa.string()).dictionary_encode()
         )
+        pq.write_table(named, path, compression="zstd", compression_level=1)
 
     @staticmethod
     def _outcome(

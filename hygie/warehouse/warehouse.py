@@ -114,25 +114,30 @@ class Warehouse:
 
         Call it again on a connection after a run has written the first files of a kind.
         """
+        for statement in self.view_statements():
+            engine.execute(statement)
+
+    def view_statements(self) -> list[str]:
+        """The statements :meth:`attach_views` runs, for this warehouse's location and files."""
         root = self.path.resolve()
+        statements = []
         for view, directory, columns in PARQUET_VIEWS:
             if any((root / directory).glob("*/*.parquet")):
+                # Each file holds its own relative name in a `file` column (see store.py).
                 pattern = str(root / directory / "*" / "*.parquet").replace("'", "''")
-                prefix = len(str(root)) + 2
-                engine.execute(
+                statements.append(
                     f"CREATE OR REPLACE TEMPORARY VIEW {view} AS "
-                    f"SELECT {', '.join(name for name, _ in columns)}, "
-                    f"substr(filename, {prefix}) AS file "
-                    f"FROM read_parquet('{pattern}', filename = true)"
+                    f"SELECT {', '.join(name for name, _ in columns)}, file "
+                    f"FROM read_parquet('{pattern}')"
                 )
             else:
                 typed = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns)
-                engine.execute(
+                statements.append(
                     f"CREATE OR REPLACE TEMPORARY VIEW {view} AS "
                     f"SELECT {typed}, CAST(NULL AS VARCHAR) AS file WHERE false"
                 )
-        for statement in load_statements("hygie.warehouse", "views.sql").values():
-            engine.execute(statement)
+        statements.extend(load_statements("hygie.warehouse", "views.sql").values())
+        return statements
 
     def tables(self, engine: DuckDBEngine) -> list[TableInfo]:
         """Tables and views of the warehouse with their row counts."""
