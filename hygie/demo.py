@@ -41,8 +41,7 @@ def run_demo(directory: Path, *, patients: int = 200, seed: int = 1) -> None:
     console.print(f"1. Generating {patients} synthetic French patients (FHIR R4 NDJSON) …")
     synth = generate(SynthOptions(patients=patients, seed=seed, out_dir=data))
     console.print(
-        f"   {sum(synth.resources_by_type.values()):,} resources in {synth.seconds:.1f} s "
-        f"→ {data}"
+        f"   {sum(synth.resources_by_type.values()):,} resources in {synth.seconds:.1f} s → {data}"
     )
     console.print("2. Ingesting them into the warehouse (raw zone → care zone) …")
     report = ingest(warehouse, [str(data)], command="demo").summary()
@@ -62,5 +61,5 @@ def run_demo(directory: Path, *, patients: int = 200, seed: int = 1) -> None:
             console.print(table(title, result.column_names, rows))
     console.print(f"Done in {time.monotonic() - started:.1f} s. Try next:")
     console.print(f"  hygie --warehouse {warehouse.path} status")
-    console.print(f"  hygie --warehouse {warehouse.path} sql \"{EXAMPLE_QUERIES[0][1]}\"")
+    console.print(f'  hygie --warehouse {warehouse.path} sql "{EXAMPLE_QUERIES[0][1]}"')
     console.print(f"  hygie --warehouse {warehouse.path} quarantine")

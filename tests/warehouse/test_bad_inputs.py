@@ -26,7 +26,10 @@ def ndjson_around(bad: bytes) -> bytes:
 
 
 BAD_LINES = {
-    "truncated line": (b'{"resourceType": "Patient", "id": "cut", "name": [{"fam', "truncated-json"),
+    "truncated line": (
+        b'{"resourceType": "Patient", "id": "cut", "name": [{"fam',
+        "truncated-json",
+    ),
     "invalid JSON": (b'{"resourceType": "Patient", "id": "x",, "gender": "male"}', "invalid-json"),
     "Latin-1 bytes": (
         '{"resourceType": "Patient", "id": "latin", "name": [{"family": "Hérault"}]}'.encode(

@@ -47,7 +47,7 @@ def test_synthea_sample_ingests_completely_and_resolves_every_reference(
         stored = set(engine.fetchall("SELECT resource_type, id FROM resource"))
         references = engine.fetchall(
             "SELECT id, regexp_extract_all(CAST(resource AS VARCHAR), "
-            "'\"reference\":\"[^\"]*\"') AS refs FROM resource"
+            '\'"reference":"[^"]*"\') AS refs FROM resource'
         )
     assert stored == identities
     unresolved = [
