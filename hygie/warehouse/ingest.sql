@@ -12,13 +12,45 @@ FROM batch_raw
 ON CONFLICT DO NOTHING
 RETURNING sha256;
 
+-- name: check_lines
+-- NDJSON lines, checked in the engine. A line is accepted when it is a JSON object
+-- whose resourceType is a FHIR R4 type, whose id matches the id pattern and which has the required
+-- elements of its type (r4_types and required_elements are registered by the writer). Lines not
+-- accepted are interpreted again in Python, which says precisely why.
+SELECT
+    l.seq,
+    json_extract_string(l.fields[1], '$') AS resource_type,
+    json_extract_string(l.fields[2], '$') AS id,
+    COALESCE(
+        json_type(l.fields[1]) = 'VARCHAR'
+        AND json_type(l.fields[2]) = 'VARCHAR'
+        AND json_extract_string(l.fields[1], '$') IN (SELECT resource_type FROM r4_types)
+        AND regexp_full_match(json_extract_string(l.fields[2], '$'), '[A-Za-z0-9\-.]{1,64}')
+        AND NOT EXISTS (
+            SELECT 1
+            FROM required_elements AS r
+            WHERE r.resource_type = json_extract_string(l.fields[1], '$')
+                AND NOT list_has_any(l.keys, r.choices)
+        ),
+        false
+    ) AS accepted
+FROM (
+    SELECT
+        seq,
+        line,
+        CASE WHEN json_valid(line) THEN json_extract(line, ['$.resourceType', '$.id']) END AS fields,
+        CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' THEN json_keys(line) END AS keys
+    FROM batch_lines
+) AS l
+ORDER BY l.seq;
+
 -- name: stage_fresh
 -- Resources from new raw items (keys only). `pass` orders several versions of one resource
 -- arriving in one batch.
 CREATE OR REPLACE TEMPORARY TABLE fresh AS
 SELECT
-    r.seq, r.resource_type, r.id, r.content_sha256, r.deleted,
-    ROW_NUMBER() OVER (PARTITION BY r.resource_type, r.id ORDER BY r.seq) AS pass
+    r.row_index, r.resource_type, r.id, r.content_sha256, r.deleted,
+    ROW_NUMBER() OVER (PARTITION BY r.resource_type, r.id ORDER BY r.seq, r.row_index) AS pass
 FROM batch_resource AS r
 WHERE r.raw_sha256 IN (SELECT sha256 FROM new_raw);
 
@@ -45,7 +77,7 @@ RETURNING resource_type, id, version_id, deleted;
 
 -- name: changed_rows
 -- The batch rows that became versions in this pass, with their version number.
-SELECT f.seq, c.version_id
+SELECT f.row_index, c.version_id
 FROM fresh AS f
 JOIN changed AS c ON c.resource_type = f.resource_type AND c.id = f.id
 WHERE f.pass = $pass;
@@ -59,7 +91,7 @@ SELECT
     r.resource_type, r.id, v.version_id, $now, r.deleted, r.content_sha256, r.raw_sha256, $run_id,
     r.source, CASE WHEN r.deleted THEN NULL ELSE $file END
 FROM batch_resource AS r
-JOIN version_rows AS v ON v.seq = r.seq;
+JOIN version_rows AS v ON v.row_index = r.row_index;
 
 -- name: insert_quarantine
 INSERT INTO quarantine

@@ -23,7 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from hygie.fhir.references import ConditionalQuery
+from hygie.fhir.validation import r4_resource_types, required_elements
 from hygie.sources.base import RawItem, ReadFailure, Rejection, ResourceOut
+from hygie.sources.fhir import interpret_json
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
 
@@ -31,8 +34,10 @@ DELETED_SHA = "deleted"
 RAW_DIRECTORY = "raw"
 CARE_DIRECTORY = "care"
 
-RAW_COLUMNS = ("sha256", "source", "line_no", "byte_offset", "format", "size_bytes")
-RAW_TYPES = (pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
+RAW_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset", "format", "size_bytes")
+RAW_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
+LINE_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset")
+LINE_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64())
 RESOURCE_COLUMNS = (
     "seq",
     "raw_sha256",
@@ -131,19 +136,39 @@ class Batch:
         self.quarantine_reasons: Counter[str] = Counter()
         self.already_present: Counter[str] = Counter()
         """Resources found already stored (``ifNoneExist``): counted as read and unchanged."""
+        self.seq = 0
+        """Order of the items in the batch (several versions of a resource are kept in order)."""
+        self.lines: dict[str, list[Any]] = {name: [] for name in LINE_COLUMNS}
+        self.line_text = BinaryColumn()
 
     def __len__(self) -> int:
         return self.items
+
+    def add_line(self, item: RawItem) -> None:
+        """Queue an NDJSON line (valid UTF-8, plain references) for checking by the engine."""
+        self.seq += 1
+        self.items += 1
+        self.bytes += len(item.content)
+        lines = self.lines
+        lines["seq"].append(self.seq)
+        # hashlib (OpenSSL, SHA extensions) hashes faster than the engine's sha256().
+        lines["sha256"].append(hashlib.sha256(item.content).hexdigest())
+        lines["source"].append(item.source)
+        lines["line_no"].append(item.line_no)
+        lines["byte_offset"].append(item.byte_offset)
+        self.line_text.append(item.content)
 
     def add_raw(self, item: RawItem) -> str:
         """Record an item as received; return its sha256 (the raw key)."""
         content = item.content
         sha = hashlib.sha256(content).hexdigest()
+        self.seq += 1
         self.items += 1
         self.bytes += len(content)
         if sha not in self.raw_seen:
             self.raw_seen.add(sha)
             raw = self.raw
+            raw["seq"].append(self.seq)
             raw["sha256"].append(sha)
             raw["source"].append(item.source)
             raw["line_no"].append(item.line_no)
@@ -156,7 +181,7 @@ class Batch:
     def add_resource(self, resource: ResourceOut, raw_sha: str, source: str, single: bool) -> None:
         """Queue a resource; ``single`` means the item is exactly this resource's JSON."""
         columns = self.resources
-        columns["seq"].append(len(columns["seq"]))
+        columns["seq"].append(self.seq)
         columns["raw_sha256"].append(raw_sha)
         columns["source"].append(source)
         columns["resource_type"].append(resource.resource_type)
@@ -206,6 +231,11 @@ class Batch:
             self.quarantine[name].append(value)
         self.quarantine_reasons[reason] += 1
 
+    def lines_table(self) -> pa.Table:
+        arrays = [pa.array(self.lines[n], t) for n, t in zip(LINE_COLUMNS, LINE_TYPES, strict=True)]
+        text = self.line_text.to_arrow().cast(pa.string())
+        return pa.Table.from_arrays([*arrays, text], names=[*LINE_COLUMNS, "line"])
+
     def raw_table(self) -> pa.Table:
         arrays = [pa.array(self.raw[n], t) for n, t in zip(RAW_COLUMNS, RAW_TYPES, strict=True)]
         return pa.Table.from_arrays(
@@ -236,6 +266,20 @@ class BatchWriter:
         self.counts = counts
         self.statements = load_statements("hygie.warehouse", "ingest.sql")
         self.queries = load_statements("hygie.warehouse", "queries.sql")
+        types = sorted(r4_resource_types())
+        self.engine.register_arrow("r4_types", pa.table({"resource_type": types}))
+        required = [
+            (t, list(choices)) for t, groups in required_elements().items() for choices in groups
+        ]
+        self.engine.register_arrow(
+            "required_elements",
+            pa.table(
+                {
+                    "resource_type": pa.array([t for t, _ in required], pa.string()),
+                    "choices": pa.array([c for _, c in required], pa.list_(pa.string())),
+                }
+            ),
+        )
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
@@ -279,11 +323,17 @@ class BatchWriter:
         """Store one batch in one transaction and add its outcome to the run counts."""
         statements = self.statements
         engine = self.engine
-        raw, resources, quarantine = (
-            batch.raw_table(),
-            batch.resource_table(),
-            batch.quarantine_table(),
+        raw, resources = batch.raw_table(), batch.resource_table()
+        late = Batch()
+        """Lines the engine did not accept, interpreted here to say why (or to store them)."""
+        if batch.lines["seq"]:
+            raw, resources = self._check_lines(batch, raw, resources, late)
+        raw = _first_of_each_sha(raw)
+        resources = resources.append_column(
+            "row_index", pa.array(range(resources.num_rows), pa.int64())
         )
+        quarantine = pa.concat_tables([batch.quarantine_table(), late.quarantine_table()])
+        quarantine_reasons = batch.quarantine_reasons + late.quarantine_reasons
         now = datetime.now(UTC)
         self.raw_files += 1
         raw_file = f"{RAW_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
@@ -312,7 +362,7 @@ class BatchWriter:
                 pa.concat_tables(version_rows)
                 if version_rows
                 else pa.table(
-                    {"seq": pa.array([], pa.int64()), "version_id": pa.array([], pa.int32())}
+                    {"row_index": pa.array([], pa.int64()), "version_id": pa.array([], pa.int32())}
                 )
             )
             care_file = self._write_care_file(resources, versions)
@@ -332,7 +382,7 @@ class BatchWriter:
                     "updated": outcome["updated"].total(),
                     "deleted": outcome["deleted"].total(),
                     "unchanged": outcome["unchanged"].total(),
-                    "quarantined": batch.quarantine_reasons.total(),
+                    "quarantined": quarantine_reasons.total(),
                     "bytes_read": batch.bytes,
                     "run_id": self.run_id,
                 },
@@ -344,7 +394,7 @@ class BatchWriter:
         finally:
             for name in (
                 "batch_raw", "batch_resource", "batch_quarantine", "new_raw", "changed",
-                "version_rows",
+                "version_rows", "batch_lines",
             ):  # fmt: skip
                 with contextlib.suppress(Exception):  # a name not registered this batch
                     engine.unregister(name)
@@ -352,18 +402,78 @@ class BatchWriter:
         counts.items_read += batch.items
         counts.bytes_read += batch.bytes
         counts.resources_read += resources.num_rows + batch.already_present.total()
-        counts.quarantined.update(batch.quarantine_reasons)
+        counts.quarantined.update(quarantine_reasons)
         for name in ("created", "updated", "deleted", "unchanged"):
             getattr(counts, name).update(outcome[name])
         counts.read_by_type.update(_value_counts(resources.column("resource_type")))
         counts.read_by_type.update(batch.already_present)
+
+    def _check_lines(
+        self, batch: Batch, raw: pa.Table, resources: pa.Table, late: Batch
+    ) -> tuple[pa.Table, pa.Table]:
+        """Hash and check the batch's NDJSON lines in the engine (set-based, on every core).
+
+        Lines the engine accepts become resources as they are; the others are interpreted in
+        Python, which gives the same outcome with a precise message.
+        """
+        engine = self.engine
+        lines = batch.lines_table()
+        engine.register_arrow("batch_lines", lines)
+        checked = engine.fetch_arrow(self.statements["check_lines"])
+        accepted = checked.column("accepted")
+        content = lines.column("line").cast(pa.binary())
+        count = lines.num_rows
+        raw_lines = pa.table(
+            {
+                "seq": lines.column("seq"),
+                "sha256": lines.column("sha256"),
+                "source": lines.column("source"),
+                "line_no": lines.column("line_no"),
+                "byte_offset": lines.column("byte_offset"),
+                "format": pa.array(["fhir-ndjson"] * count, pa.string()),
+                "size_bytes": pc.binary_length(content).cast(pa.int64()),
+                "content": content,
+            }
+        )
+        taken = lines.filter(accepted)
+        taken_checked = checked.filter(accepted)
+        resource_lines = pa.table(
+            {
+                "seq": taken.column("seq"),
+                "raw_sha256": taken.column("sha256"),
+                "source": taken.column("source"),
+                "resource_type": taken_checked.column("resource_type"),
+                "id": taken_checked.column("id"),
+                "content_sha256": taken.column("sha256"),
+                "deleted": pa.array([False] * taken.num_rows, pa.bool_()),
+                "resource": taken.column("line"),
+            }
+        )
+        refused = pc.invert(accepted)
+        for line in lines.filter(refused).to_pylist():
+            item = RawItem(
+                line["source"], line["line_no"], line["byte_offset"], "fhir-ndjson",
+                line["line"].encode(),
+            )  # fmt: skip
+            outcome = interpret_json(item, NO_LOOKUP)
+            late.seq = line["seq"]
+            sha = line["sha256"]
+            single = len(outcome.resources) == 1 and outcome.resources[0].json is item.content
+            for resource in outcome.resources:
+                late.add_resource(resource, sha, item.source, single)
+            for rejection in outcome.rejections:
+                late.add_rejection(rejection, item, sha)
+        return (
+            pa.concat_tables([raw, raw_lines]),
+            pa.concat_tables([resources, resource_lines, late.resource_table()]),
+        )
 
     def _write_care_file(self, resources: pa.Table, versions: pa.Table) -> str:
         """Write the JSON of the new versions to a Parquet file; return its relative name."""
         name = f"{CARE_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
         if versions.num_rows == 0:
             return name
-        rows = resources.take(versions.column("seq"))
+        rows = resources.take(versions.column("row_index"))
         kept = pc.invert(rows.column("deleted"))
         content = pa.table(
             {
@@ -416,6 +526,26 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
+
+
+class _NoLookup:
+    """Lines checked after reading carry no conditional reference: nothing to look up."""
+
+    def find(self, query: ConditionalQuery) -> str | None:
+        return None
+
+
+NO_LOOKUP = _NoLookup()
+
+
+def _first_of_each_sha(raw: pa.Table) -> pa.Table:
+    """Keep the first row of each raw key (the same bytes twice in a batch are one raw item)."""
+    seen: set[str] = set()
+    keep = []
+    for sha in raw.column("sha256").to_pylist():
+        keep.append(sha not in seen)
+        seen.add(sha)
+    return raw if all(keep) else raw.filter(pa.array(keep, pa.bool_()))
 
 
 def _value_counts(column: pa.ChunkedArray | pa.Array) -> Counter[str]:
