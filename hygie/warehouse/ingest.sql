@@ -13,10 +13,12 @@ ON CONFLICT DO NOTHING
 RETURNING sha256;
 
 -- name: check_lines
--- NDJSON lines, checked in the engine. A line is accepted when it is a JSON object
--- whose resourceType is a FHIR R4 type, whose id matches the id pattern and which has the required
--- elements of its type (r4_types and required_elements are registered by the writer). Lines not
--- accepted are interpreted again in Python, which says precisely why.
+-- NDJSON lines, checked in the engine. A line is accepted when it is a JSON object whose
+-- resourceType is a FHIR R4 type, whose id matches the id pattern and which has the required
+-- elements of its type (r4_types and required_elements are registered by the writer:
+-- required_elements has one row per type, its required elements, and up to two choice groups
+-- such as medication[x]). Lines not accepted are interpreted again in
+-- Python, which says precisely why.
 SELECT
     l.seq,
     json_extract_string(l.fields[1], '$') AS resource_type,
@@ -24,24 +26,24 @@ SELECT
     COALESCE(
         json_type(l.fields[1]) = 'VARCHAR'
         AND json_type(l.fields[2]) = 'VARCHAR'
-        AND json_extract_string(l.fields[1], '$') IN (SELECT resource_type FROM r4_types)
+        AND t.resource_type IS NOT NULL
         AND regexp_full_match(json_extract_string(l.fields[2], '$'), '[A-Za-z0-9\-.]{1,64}')
-        AND NOT EXISTS (
-            SELECT 1
-            FROM required_elements AS r
-            WHERE r.resource_type = json_extract_string(l.fields[1], '$')
-                AND NOT list_has_any(l.keys, r.choices)
-        ),
+        AND (r.resource_type IS NULL OR (
+            list_has_all(l.keys, r.required)
+            AND (r.choice_1 IS NULL OR list_has_any(l.keys, r.choice_1))
+            AND (r.choice_2 IS NULL OR list_has_any(l.keys, r.choice_2))
+        )),
         false
     ) AS accepted
 FROM (
     SELECT
         seq,
-        line,
         CASE WHEN json_valid(line) THEN json_extract(line, ['$.resourceType', '$.id']) END AS fields,
         CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' THEN json_keys(line) END AS keys
     FROM batch_lines
 ) AS l
+LEFT JOIN r4_types AS t ON t.resource_type = json_extract_string(l.fields[1], '$')
+LEFT JOIN required_elements AS r ON r.resource_type = json_extract_string(l.fields[1], '$')
 ORDER BY l.seq;
 
 -- name: stage_fresh

@@ -268,18 +268,7 @@ class BatchWriter:
         self.queries = load_statements("hygie.warehouse", "queries.sql")
         types = sorted(r4_resource_types())
         self.engine.register_arrow("r4_types", pa.table({"resource_type": types}))
-        required = [
-            (t, list(choices)) for t, groups in required_elements().items() for choices in groups
-        ]
-        self.engine.register_arrow(
-            "required_elements",
-            pa.table(
-                {
-                    "resource_type": pa.array([t for t, _ in required], pa.string()),
-                    "choices": pa.array([c for _, c in required], pa.list_(pa.string())),
-                }
-            ),
-        )
+        self.engine.register_arrow("required_elements", required_elements_table())
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
@@ -526,6 +515,29 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
+
+
+def required_elements_table() -> pa.Table:
+    """The required elements of each type, as the engine's line check reads them."""
+    rows: dict[str, list[Any]] = {"resource_type": [], "required": [], "choice_1": [], "choice_2": []}
+    for resource_type, groups in required_elements().items():
+        single = [group[0] for group in groups if len(group) == 1]
+        choices = [list(group) for group in groups if len(group) > 1]
+        if len(choices) > 2:
+            raise ValueError(f"{resource_type}: more than two choice groups are not supported")
+        rows["resource_type"].append(resource_type)
+        rows["required"].append(single)
+        rows["choice_1"].append(choices[0] if choices else None)
+        rows["choice_2"].append(choices[1] if len(choices) > 1 else None)
+    strings = pa.list_(pa.string())
+    return pa.table(
+        {
+            "resource_type": pa.array(rows["resource_type"], pa.string()),
+            "required": pa.array(rows["required"], strings),
+            "choice_1": pa.array(rows["choice_1"], strings),
+            "choice_2": pa.array(rows["choice_2"], strings),
+        }
+    )
 
 
 class _NoLookup:
