@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import re
 import time
 import uuid
 from collections import defaultdict
@@ -267,9 +266,8 @@ def ingest_streams(
             run.ingest_stream(items, source)
         run.retry_deferred()
         run.flush()
-        writer.close()
+        dangling = writer.record_dangling()
         warehouse.attach_views(engine)
-        dangling = _record_dangling(engine, run_id)
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"
@@ -309,27 +307,8 @@ def _stop_writer(writer: BatchWriter) -> None:
     # The run is already failing; its own error is the one to report.
     with contextlib.suppress(BaseException):
         writer.close()
-
-
-def _record_dangling(engine: Engine, run_id: str) -> int:
-    statement = load_statements("hygie.warehouse", "ingest.sql")["record_dangling"]
-    engine.execute(statement, {"run_id": run_id})
-    return int(engine.fetchall(QUERIES["count_dangling"], {"run_id": run_id})[0][0])
-
-
-NEEDS_PYTHON = re.compile(rb'"reference"\s*:\s*"(?:urn:|[A-Za-z]+\?)|"Bundle"')
-"""Lines with in-bundle or conditional references, or Bundles, are interpreted in Python."""
-
-
-def plain_line(content: bytes) -> bool:
-    """True when an NDJSON line can be checked by the engine alone: valid UTF-8 and nothing to
-    resolve. Everything else takes the Python path, which explains each problem precisely."""
-    if not content.isascii():
-        try:
-            content.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-    return NEEDS_PYTHON.search(content) is None
+    with contextlib.suppress(BaseException):
+        writer.engine.close()
 
 
 class _Run:
@@ -354,14 +333,9 @@ class _Run:
         self.items_done = 0
 
     def ingest_stream(self, items: Iterable[RawItem | ReadFailure], source: Source) -> None:
-        checked_by_engine = source.name == "fhir-ndjson"
         for item in items:
             if isinstance(item, ReadFailure):
                 self.batch.add_failure(item)
-            elif checked_by_engine and plain_line(item.content):
-                self.batch.add_line(item)
-                self.items_done += 1
-                self.bytes_done += len(item.content) + 1
             else:
                 self.add_item(item, source, final=False)
             if len(self.batch) >= self.batch_size:

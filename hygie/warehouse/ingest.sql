@@ -12,40 +12,6 @@ FROM batch_raw
 ON CONFLICT DO NOTHING
 RETURNING sha256;
 
--- name: check_lines
--- NDJSON lines, checked in the engine. A line is accepted when it is a JSON object whose
--- resourceType is a FHIR R4 type, whose id matches the id pattern and which has the required
--- elements of its type (r4_types and required_elements are registered by the writer:
--- required_elements has one row per type, its required elements, and up to two choice groups
--- such as medication[x]). Lines not accepted are interpreted again in
--- Python, which says precisely why.
-SELECT
-    l.seq,
-    json_extract_string(l.fields[1], '$') AS resource_type,
-    json_extract_string(l.fields[2], '$') AS id,
-    COALESCE(
-        json_type(l.fields[1]) = 'VARCHAR'
-        AND json_type(l.fields[2]) = 'VARCHAR'
-        AND t.resource_type IS NOT NULL
-        AND regexp_full_match(json_extract_string(l.fields[2], '$'), '[A-Za-z0-9\-.]{1,64}')
-        AND (r.resource_type IS NULL OR (
-            list_has_all(l.keys, r.required)
-            AND (r.choice_1 IS NULL OR list_has_any(l.keys, r.choice_1))
-            AND (r.choice_2 IS NULL OR list_has_any(l.keys, r.choice_2))
-        )),
-        false
-    ) AS accepted
-FROM (
-    SELECT
-        seq,
-        CASE WHEN json_valid(line) THEN json_extract(line, ['$.resourceType', '$.id']) END AS fields,
-        CASE WHEN json_valid(line) AND json_type(line) = 'OBJECT' THEN json_keys(line) END AS keys
-    FROM batch_lines
-) AS l
-LEFT JOIN r4_types AS t ON t.resource_type = json_extract_string(l.fields[1], '$')
-LEFT JOIN required_elements AS r ON r.resource_type = json_extract_string(l.fields[1], '$')
-ORDER BY l.seq;
-
 -- name: stage_fresh
 -- Resources from new raw items (keys only). `pass` orders several versions of one resource
 -- arriving in one batch.
@@ -112,25 +78,25 @@ FROM resource AS r
 CROSS JOIN UNNEST(CAST(json_extract(r.resource, '$.identifier') AS JSON[])) AS t (i)
 WHERE r.resource_type = $resource_type;
 
+-- name: create_run_reference
+-- Literal Type/id references of the run's resources, gathered batch by batch.
+CREATE OR REPLACE TEMPORARY TABLE run_reference (
+    resource_type VARCHAR NOT NULL,
+    id VARCHAR NOT NULL,
+    target_type VARCHAR NOT NULL,
+    target_id VARCHAR NOT NULL
+);
+
+-- name: insert_run_reference
+INSERT INTO run_reference SELECT resource_type, id, target_type, target_id FROM batch_reference;
+
 -- name: record_dangling
 -- After a run: references from this run's resources to Type/id targets not in the warehouse.
 INSERT INTO dangling_reference (run_id, resource_type, id, target_type, target_id)
-SELECT DISTINCT $run_id, refs.resource_type, refs.id, refs.target[1], refs.target[2]
-FROM (
-    SELECT
-        c.resource_type,
-        c.id,
-        string_split(UNNEST(regexp_extract_all(
-            c.resource, '"reference"\s*:\s*"([A-Z][A-Za-z]+/[A-Za-z0-9.\-]{1,64})"', 1
-        )), '/') AS target
-    FROM resource_content AS c
-    JOIN resource_version AS v
-        ON v.file = c.file AND v.resource_type = c.resource_type AND v.id = c.id
-        AND v.version_id = c.version_id
-    WHERE v.run_id = $run_id AND NOT v.deleted
-) AS refs
+SELECT DISTINCT $run_id, r.resource_type, r.id, r.target_type, r.target_id
+FROM run_reference AS r
 WHERE NOT EXISTS (
     SELECT 1 FROM resource_head AS h
-    WHERE h.resource_type = refs.target[1] AND h.id = refs.target[2] AND NOT h.deleted
+    WHERE h.resource_type = r.target_type AND h.id = r.target_id AND NOT h.deleted
 )
 ON CONFLICT DO NOTHING;

@@ -12,6 +12,7 @@ import array
 import contextlib
 import hashlib
 import queue
+import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,10 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hygie.fhir.references import ConditionalQuery
-from hygie.fhir.validation import r4_resource_types, required_elements
 from hygie.sources.base import RawItem, ReadFailure, Rejection, ResourceOut
-from hygie.sources.fhir import interpret_json
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
 
@@ -36,8 +34,9 @@ CARE_DIRECTORY = "care"
 
 RAW_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset", "format", "size_bytes")
 RAW_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
-LINE_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset")
-LINE_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64())
+REFERENCE_COLUMNS = ("resource_type", "id", "target_type", "target_id")
+LITERAL_REFERENCE_JSON = re.compile(rb'"reference"\s*:\s*"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})"')
+"""Literal ``Type/id`` references in a resource's JSON, gathered to find dangling ones."""
 RESOURCE_COLUMNS = (
     "seq",
     "raw_sha256",
@@ -138,25 +137,10 @@ class Batch:
         """Resources found already stored (``ifNoneExist``): counted as read and unchanged."""
         self.seq = 0
         """Order of the items in the batch (several versions of a resource are kept in order)."""
-        self.lines: dict[str, list[Any]] = {name: [] for name in LINE_COLUMNS}
-        self.line_text = BinaryColumn()
+        self.references: dict[str, list[str]] = {name: [] for name in REFERENCE_COLUMNS}
 
     def __len__(self) -> int:
         return self.items
-
-    def add_line(self, item: RawItem) -> None:
-        """Queue an NDJSON line (valid UTF-8, plain references) for checking by the engine."""
-        self.seq += 1
-        self.items += 1
-        self.bytes += len(item.content)
-        lines = self.lines
-        lines["seq"].append(self.seq)
-        # hashlib (OpenSSL, SHA extensions) hashes faster than the engine's sha256().
-        lines["sha256"].append(hashlib.sha256(item.content).hexdigest())
-        lines["source"].append(item.source)
-        lines["line_no"].append(item.line_no)
-        lines["byte_offset"].append(item.byte_offset)
-        self.line_text.append(item.content)
 
     def add_raw(self, item: RawItem) -> str:
         """Record an item as received; return its sha256 (the raw key)."""
@@ -195,6 +179,12 @@ class Batch:
             columns["content_sha256"].append(content_sha)
             columns["deleted"].append(False)
             self.resource_json.append(resource.json)
+            references = self.references
+            for target_type, target_id in LITERAL_REFERENCE_JSON.findall(resource.json):
+                references["resource_type"].append(resource.resource_type)
+                references["id"].append(resource.id)
+                references["target_type"].append(target_type.decode())
+                references["target_id"].append(target_id.decode())
 
     def add_rejection(self, rejection: Rejection, item: RawItem, raw_sha: str) -> None:
         self._quarantine(
@@ -231,11 +221,6 @@ class Batch:
             self.quarantine[name].append(value)
         self.quarantine_reasons[reason] += 1
 
-    def lines_table(self) -> pa.Table:
-        arrays = [pa.array(self.lines[n], t) for n, t in zip(LINE_COLUMNS, LINE_TYPES, strict=True)]
-        text = self.line_text.to_arrow().cast(pa.string())
-        return pa.Table.from_arrays([*arrays, text], names=[*LINE_COLUMNS, "line"])
-
     def raw_table(self) -> pa.Table:
         arrays = [pa.array(self.raw[n], t) for n, t in zip(RAW_COLUMNS, RAW_TYPES, strict=True)]
         return pa.Table.from_arrays(
@@ -250,6 +235,11 @@ class Batch:
         # JSON travels as UTF-8 text; the cast checks it without a Python-level decode.
         text = self.resource_json.to_arrow().cast(pa.string())
         return pa.Table.from_arrays([*arrays, text], names=[*RESOURCE_COLUMNS, "resource"])
+
+    def reference_table(self) -> pa.Table:
+        return pa.table(
+            {name: pa.array(self.references[name], pa.string()) for name in REFERENCE_COLUMNS}
+        )
 
     def quarantine_table(self) -> pa.Table:
         return pa.table(self.quarantine, schema=QUARANTINE_SCHEMA)
@@ -266,9 +256,7 @@ class BatchWriter:
         self.counts = counts
         self.statements = load_statements("hygie.warehouse", "ingest.sql")
         self.queries = load_statements("hygie.warehouse", "queries.sql")
-        types = sorted(r4_resource_types())
-        self.engine.register_arrow("r4_types", pa.table({"resource_type": types}))
-        self.engine.register_arrow("required_elements", required_elements_table())
+        self.engine.execute(self.statements["create_run_reference"])
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
@@ -286,10 +274,20 @@ class BatchWriter:
 
     def close(self) -> None:
         """Finish the queued batches and stop the thread."""
-        self.queue.put(None)
-        self.thread.join()
-        self.engine.close()
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
         self._raise_if_failed()
+
+    def record_dangling(self) -> int:
+        """After the last batch: record the run's references to resources absent from the
+        warehouse; return how many."""
+        self.close()
+        self.engine.execute(self.statements["record_dangling"], {"run_id": self.run_id})
+        found = self.engine.fetchall(self.queries["count_dangling"], {"run_id": self.run_id})
+        self.engine.execute("DROP TABLE IF EXISTS run_reference")
+        self.engine.close()
+        return int(found[0][0])
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:
@@ -313,22 +311,18 @@ class BatchWriter:
         statements = self.statements
         engine = self.engine
         raw, resources = batch.raw_table(), batch.resource_table()
-        late = Batch()
-        """Lines the engine did not accept, interpreted here to say why (or to store them)."""
-        if batch.lines["seq"]:
-            raw, resources = self._check_lines(batch, raw, resources, late)
-        raw = _first_of_each_sha(raw)
         resources = resources.append_column(
             "row_index", pa.array(range(resources.num_rows), pa.int64())
         )
-        quarantine = pa.concat_tables([batch.quarantine_table(), late.quarantine_table()])
-        quarantine_reasons = batch.quarantine_reasons + late.quarantine_reasons
+        quarantine = batch.quarantine_table()
+        quarantine_reasons = batch.quarantine_reasons
         now = datetime.now(UTC)
         self.raw_files += 1
         raw_file = f"{RAW_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
         engine.register_arrow("batch_raw", raw.drop_columns(["content"]))
         engine.register_arrow("batch_resource", resources)
         engine.register_arrow("batch_quarantine", quarantine)
+        engine.register_arrow("batch_reference", batch.reference_table())
         changed_tables: list[pa.Table] = []
         engine.execute("BEGIN TRANSACTION")
         try:
@@ -361,6 +355,7 @@ class BatchWriter:
                 {"now": now, "run_id": self.run_id, "file": care_file},
             )
             engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
+            engine.execute(statements["insert_run_reference"])
             outcome = self._outcome(resources, changed_tables, batch)
             engine.execute(
                 self.queries["add_run_counts"],
@@ -383,7 +378,7 @@ class BatchWriter:
         finally:
             for name in (
                 "batch_raw", "batch_resource", "batch_quarantine", "new_raw", "changed",
-                "version_rows", "batch_lines",
+                "version_rows", "batch_reference",
             ):  # fmt: skip
                 with contextlib.suppress(Exception):  # a name not registered this batch
                     engine.unregister(name)
@@ -396,66 +391,6 @@ class BatchWriter:
             getattr(counts, name).update(outcome[name])
         counts.read_by_type.update(_value_counts(resources.column("resource_type")))
         counts.read_by_type.update(batch.already_present)
-
-    def _check_lines(
-        self, batch: Batch, raw: pa.Table, resources: pa.Table, late: Batch
-    ) -> tuple[pa.Table, pa.Table]:
-        """Hash and check the batch's NDJSON lines in the engine (set-based, on every core).
-
-        Lines the engine accepts become resources as they are; the others are interpreted in
-        Python, which gives the same outcome with a precise message.
-        """
-        engine = self.engine
-        lines = batch.lines_table()
-        engine.register_arrow("batch_lines", lines)
-        checked = engine.fetch_arrow(self.statements["check_lines"])
-        accepted = checked.column("accepted")
-        content = lines.column("line").cast(pa.binary())
-        count = lines.num_rows
-        raw_lines = pa.table(
-            {
-                "seq": lines.column("seq"),
-                "sha256": lines.column("sha256"),
-                "source": lines.column("source"),
-                "line_no": lines.column("line_no"),
-                "byte_offset": lines.column("byte_offset"),
-                "format": pa.array(["fhir-ndjson"] * count, pa.string()),
-                "size_bytes": pc.binary_length(content).cast(pa.int64()),
-                "content": content,
-            }
-        )
-        taken = lines.filter(accepted)
-        taken_checked = checked.filter(accepted)
-        resource_lines = pa.table(
-            {
-                "seq": taken.column("seq"),
-                "raw_sha256": taken.column("sha256"),
-                "source": taken.column("source"),
-                "resource_type": taken_checked.column("resource_type"),
-                "id": taken_checked.column("id"),
-                "content_sha256": taken.column("sha256"),
-                "deleted": pa.array([False] * taken.num_rows, pa.bool_()),
-                "resource": taken.column("line"),
-            }
-        )
-        refused = pc.invert(accepted)
-        for line in lines.filter(refused).to_pylist():
-            item = RawItem(
-                line["source"], line["line_no"], line["byte_offset"], "fhir-ndjson",
-                line["line"].encode(),
-            )  # fmt: skip
-            outcome = interpret_json(item, NO_LOOKUP)
-            late.seq = line["seq"]
-            sha = line["sha256"]
-            single = len(outcome.resources) == 1 and outcome.resources[0].json is item.content
-            for resource in outcome.resources:
-                late.add_resource(resource, sha, item.source, single)
-            for rejection in outcome.rejections:
-                late.add_rejection(rejection, item, sha)
-        return (
-            pa.concat_tables([raw, raw_lines]),
-            pa.concat_tables([resources, resource_lines, late.resource_table()]),
-        )
 
     def _write_care_file(self, resources: pa.Table, versions: pa.Table) -> str:
         """Write the JSON of the new versions to a Parquet file; return its relative name."""
@@ -515,49 +450,6 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
-
-
-def required_elements_table() -> pa.Table:
-    """The required elements of each type, as the engine's line check reads them."""
-    rows: dict[str, list[Any]] = {"resource_type": [], "required": [], "choice_1": [], "choice_2": []}
-    for resource_type, groups in required_elements().items():
-        single = [group[0] for group in groups if len(group) == 1]
-        choices = [list(group) for group in groups if len(group) > 1]
-        if len(choices) > 2:
-            raise ValueError(f"{resource_type}: more than two choice groups are not supported")
-        rows["resource_type"].append(resource_type)
-        rows["required"].append(single)
-        rows["choice_1"].append(choices[0] if choices else None)
-        rows["choice_2"].append(choices[1] if len(choices) > 1 else None)
-    strings = pa.list_(pa.string())
-    return pa.table(
-        {
-            "resource_type": pa.array(rows["resource_type"], pa.string()),
-            "required": pa.array(rows["required"], strings),
-            "choice_1": pa.array(rows["choice_1"], strings),
-            "choice_2": pa.array(rows["choice_2"], strings),
-        }
-    )
-
-
-class _NoLookup:
-    """Lines checked after reading carry no conditional reference: nothing to look up."""
-
-    def find(self, query: ConditionalQuery) -> str | None:
-        return None
-
-
-NO_LOOKUP = _NoLookup()
-
-
-def _first_of_each_sha(raw: pa.Table) -> pa.Table:
-    """Keep the first row of each raw key (the same bytes twice in a batch are one raw item)."""
-    seen: set[str] = set()
-    keep = []
-    for sha in raw.column("sha256").to_pylist():
-        keep.append(sha not in seen)
-        seen.add(sha)
-    return raw if all(keep) else raw.filter(pa.array(keep, pa.bool_()))
 
 
 def _value_counts(column: pa.ChunkedArray | pa.Array) -> Counter[str]:

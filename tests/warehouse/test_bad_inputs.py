@@ -191,3 +191,25 @@ def test_reingesting_a_bad_file_adds_no_quarantine_rows(
     again = ingest(warehouse, [str(path)]).summary()
     assert again["quarantined"] == 1  # still reported for this run
     assert len(quarantined(warehouse)) == 1  # but recorded once
+
+
+def test_references_to_absent_resources_are_recorded_not_hidden(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    path = tmp_path / "observations.ndjson"
+    path.write_bytes(
+        line(GOOD_BEFORE)
+        + b"\n"
+        + line({**GOOD_AFTER, "id": "o1"})
+        + b"\n"
+        + line({**GOOD_AFTER, "id": "o2", "subject": {"reference": "Patient/absent"}})
+        + b"\n"
+    )
+    summary = ingest(warehouse, [str(path)]).summary()
+    assert summary["quarantined"] == 0  # kept as received: the target may arrive later
+    assert summary["dangling_references"] == 1
+    with warehouse.reading() as engine:
+        rows = engine.fetchall(
+            "SELECT resource_type, id, target_type, target_id FROM dangling_reference"
+        )
+    assert rows == [("Observation", "o2", "Patient", "absent")]
