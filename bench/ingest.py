@@ -47,12 +47,12 @@ print(json.dumps({"rows": rows, "seconds": seconds,
 HYGIE = """
 import json, resource, sys, time
 from pathlib import Path
-from hygie.config import Settings
+from hygie.config import load_settings
 from hygie.warehouse.ingest import ingest
 from hygie.warehouse.warehouse import Warehouse
 warehouse, data = sys.argv[1], sys.argv[2]
 started = time.perf_counter()
-report = ingest(Warehouse(Settings(warehouse=Path(warehouse))), [data]).summary()
+report = ingest(Warehouse(load_settings().with_overrides(warehouse=Path(warehouse))), [data]).summary()
 seconds = time.perf_counter() - started
 print(json.dumps({"rows": report["resources_read"], "seconds": seconds,
                   "quarantined": report["quarantined"],

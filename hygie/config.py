@@ -8,7 +8,7 @@ Example ``hygie.toml``::
     warehouse = "/data/hygie-warehouse"
     engine = "duckdb"
     lock_timeout = 30          # seconds a writer waits for another one to finish
-    batch_size = 20000         # items per ingestion transaction
+    batch_size = 10000         # items per ingestion transaction
     memory_limit = "1GB"       # DuckDB memory limit
     small_count_threshold = 10 # aggregate counts below this are shown as "<10"
 """
@@ -34,7 +34,7 @@ class Settings:
     warehouse: Path = DEFAULT_WAREHOUSE
     engine: str = "duckdb"
     lock_timeout: float = 30.0
-    batch_size: int = 20_000
+    batch_size: int = 10_000
     memory_limit: str = "1GB"
     threads: int = 0
     """Engine threads; 0 lets the engine choose (all cores)."""

@@ -138,7 +138,7 @@ def ingest(
         bool, typer.Option("--strict", help="Exit with an error if anything was quarantined.")
     ] = False,
     batch_size: Annotated[
-        int | None, typer.Option(help="Items per transaction (default 20000).")
+        int | None, typer.Option(help="Items per transaction (default 10000).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

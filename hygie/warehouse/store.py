@@ -257,13 +257,13 @@ class BatchWriter:
         self.statements = load_statements("hygie.warehouse", "ingest.sql")
         self.queries = load_statements("hygie.warehouse", "queries.sql")
         self.engine.execute(self.statements["create_run_reference"])
-        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
         self.thread.start()
 
     def submit(self, batch: Batch) -> None:
-        """Queue a batch (blocks while two are already waiting, bounding memory)."""
+        """Queue a batch (blocks while one is already waiting, bounding memory)."""
         self._raise_if_failed()
         self.queue.put(batch)
 
