@@ -132,7 +132,9 @@ def ingest(
     ],
     format: Annotated[
         str | None,
-        typer.Option("--format", help="Force the input format (fhir-ndjson, fhir-json)."),
+        typer.Option(
+            "--format", help="Force the input format (hl7v2, cda, fhir-ndjson, fhir-json)."
+        ),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with an error if anything was quarantined.")
@@ -142,7 +144,10 @@ def ingest(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest FHIR R4 data: NDJSON (.ndjson, .ndjson.gz), Bundles and single resources (.json).
+    """Ingest FHIR R4 (NDJSON, Bundles, resources), HL7 v2 messages and CDA R2 documents.
+
+    Formats are recognised by content; directories are searched for .ndjson[.gz], .json[.gz],
+    .hl7, .er7 and .xml files.
 
     Every item is kept as received in the raw zone; valid resources enter the care zone with
     version history; invalid ones go to quarantine with the reason (see [bold]hygie quarantine[/bold]).

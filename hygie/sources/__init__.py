@@ -7,9 +7,13 @@ The registry below is explicit: a new format is a module with a class following
 from __future__ import annotations
 
 from hygie.sources.base import Source
+from hygie.sources.cda import CdaSource
 from hygie.sources.fhir import FhirJsonSource, FhirNdjsonSource
+from hygie.sources.hl7v2 import Hl7v2Source
 
 SOURCES: dict[str, Source] = {
+    "hl7v2": Hl7v2Source(),
+    "cda": CdaSource(),
     "fhir-ndjson": FhirNdjsonSource(),
     "fhir-json": FhirJsonSource(),
 }

@@ -35,7 +35,7 @@ from hygie.warehouse.sql import load_statements
 from hygie.warehouse.store import Batch, BatchWriter, RunCounts
 from hygie.warehouse.warehouse import Warehouse
 
-DATA_SUFFIXES = (".ndjson", ".json", ".ndjson.gz", ".json.gz")
+DATA_SUFFIXES = (".ndjson", ".json", ".ndjson.gz", ".json.gz", ".hl7", ".er7", ".xml")
 """What a directory walk picks up; other files (e.g. .jsonl side files) are taken only by name."""
 MAX_DEFERRED_BYTES = 256 * 1024 * 1024
 """Items waiting for a retry are held in memory up to this size; beyond, they are quarantined."""

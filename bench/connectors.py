@@ -1,0 +1,138 @@
+"""Connector throughput: HL7 v2 ORU parse+map, CDA documents, MLLP acknowledged messages.
+
+Run: ``.venv/bin/python bench/connectors.py [--messages 20000] [--mllp 2000]``. Prints a table
+with each figure next to its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from hygie.config import Settings
+from hygie.sources.cda.source import map_document
+from hygie.sources.hl7v2.mllp import serve_mllp
+from hygie.sources.hl7v2.source import Hl7v2Source
+from hygie.warehouse.warehouse import Warehouse
+
+DATA = Path(__file__).parent.parent / "tests" / "data"
+ORU = (DATA / "hl7v2" / "LAB-ORU-1.hl7").read_bytes().replace(b"\n", b"\r")
+
+
+def oru(number: int, sender: str = "B") -> bytes:
+    return (
+        ORU.replace(b"|182|", f"|{sender}{number}|".encode())
+        .replace(b"82503246", f"{sender}F{number}".encode())
+        .replace(b"890775544", f"{sender}G{number}".encode())
+        .replace(b"10006579", f"{sender}P{number % 500}".encode())
+    )
+
+
+class NoLookup:
+    def find(self, query: object) -> None:
+        return None
+
+
+def bench_hl7v2(count: int, folder: Path) -> float:
+    path = folder / "oru.hl7"
+    path.write_bytes(b"\r".join(oru(n) for n in range(count)))
+    source = Hl7v2Source()
+    started = time.perf_counter()
+    mapped = 0
+    for item in source.read(path):
+        outcome = source.interpret(item, NoLookup())  # type: ignore[arg-type]
+        assert not outcome.rejections
+        mapped += 1
+    assert mapped == count
+    return count / (time.perf_counter() - started)
+
+
+def bench_cda(rounds: int) -> float:
+    documents = [p.read_bytes() for p in sorted((DATA / "cda").rglob("*.xml"))]
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo("Europe/Paris")
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for content in documents:
+            map_document(content, zone)
+    return rounds * len(documents) / (time.perf_counter() - started)
+
+
+def bench_mllp(per_sender: int, window: int, folder: Path) -> float:
+    warehouse = Warehouse(Settings(warehouse=folder / f"w{window}", lock_timeout=60))
+    ready = threading.Event()
+    state: dict[str, object] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            stop = asyncio.Event()
+            state["loop"], state["stop"] = asyncio.get_running_loop(), stop
+            await serve_mllp(warehouse, "127.0.0.1", 0, stop=stop,
+                             on_ready=lambda p: (state.__setitem__("port", p), ready.set()))  # fmt: skip
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    ready.wait(60)
+    port = int(state["port"])  # type: ignore[call-overload]
+
+    def send(name: str) -> None:
+        connection = socket.create_connection(("127.0.0.1", port))
+        sent = acked = 0
+        buffer = b""
+        while acked < per_sender:
+            while sent < per_sender and sent - acked < window:
+                connection.sendall(b"\x0b" + oru(sent, name) + b"\x1c\r")
+                sent += 1
+            buffer += connection.recv(65536)
+            acked += buffer.count(b"\x1c\r")
+            buffer = buffer[buffer.rfind(b"\x1c\r") + 2 :] if b"\x1c\r" in buffer else buffer
+        connection.close()
+
+    started = time.perf_counter()
+    senders = [threading.Thread(target=send, args=(f"S{k}",)) for k in range(4)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    rate = 4 * per_sender / (time.perf_counter() - started)
+    loop = state["loop"]
+    loop.call_soon_threadsafe(state["stop"].set)  # type: ignore[attr-defined]
+    thread.join()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--mllp", type=int, default=2_000, help="messages per MLLP run")
+    parser.add_argument("--cda-rounds", type=int, default=20)
+    args = parser.parse_args()
+    table = Table(title="Connectors")
+    for column in ("measure", "figure", "target"):
+        table.add_column(column)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        table.add_row("HL7 v2 ORU parse+map (msg/s)", f"{bench_hl7v2(args.messages, folder):,.0f}",
+                      "≥ 5,000")  # fmt: skip
+        table.add_row("CDA documents parse+map (doc/s)", f"{bench_cda(args.cda_rounds):,.0f}", "-")
+        per_sender = args.mllp // 4
+        table.add_row("MLLP ACKed msg/s, 4 senders, 1 in flight each",
+                      f"{bench_mllp(max(per_sender // 10, 25), 1, folder):,.0f}", "≥ 1,000")  # fmt: skip
+        table.add_row("MLLP ACKed msg/s, 4 senders, 64 in flight each",
+                      f"{bench_mllp(per_sender, 64, folder):,.0f}", "≥ 1,000")  # fmt: skip
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,374 @@
+"""HL7 v2 data types → FHIR data types (CX, XPN, XAD, XTN, CWE, DTM, XCN, HD, EI).
+
+Follows the v2-to-FHIR IG data type maps
+(https://build.fhir.org/ig/HL7/v2-to-fhir/datatype_maps.html). Mapping tables live in
+``tables/*.csv``; this module only applies them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from datetime import datetime, timedelta, timezone
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hygie.sources.hl7v2.parser import Composite, Segment
+
+ID_NAMESPACE = uuid.UUID("0b6f1d8e-4f3c-5a7e-9d2b-6c1e8a4f7b30")
+"""Namespace of the ids derived from HL7 v2 business keys."""
+LOCAL_SYSTEM = "urn:hygie:hl7v2:"
+"""Prefix of the systems of identifiers whose assigning authority has no universal id."""
+V2_TABLE = "http://terminology.hl7.org/CodeSystem/v2-"
+OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+DTM = re.compile(
+    r"(?P<y>\d{4})(?P<mo>\d{2})?(?P<d>\d{2})?(?P<h>\d{2})?(?P<mi>\d{2})?(?P<s>\d{2})?"
+    r"(?:\.(?P<frac>\d{1,4}))?(?P<tz>[+-]\d{4})?"
+)
+Json = dict[str, Any]
+
+
+class MappingError(ValueError):
+    """A value that cannot be mapped, with a stable reason code and its position."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@cache
+def table(name: str) -> list[dict[str, str]]:
+    """Rows of ``tables/<name>.csv`` (lines starting with # are comments)."""
+    text = resources.files("hygie.sources.hl7v2").joinpath(f"tables/{name}.csv").read_text("utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+@cache
+def lookup(name: str, key: str, value: str) -> dict[str, str]:
+    """Map column ``key`` to column ``value`` of table ``name``."""
+    return {row[key]: row[value] for row in table(name)}
+
+
+@cache
+def status_map(table_number: str) -> dict[str, str]:
+    """v2 code → FHIR status for one HL7 table of ``statuses.csv``."""
+    return {
+        row["v2_code"]: row["fhir_code"]
+        for row in table("statuses")
+        if row["table"] == table_number
+    }
+
+
+def derived_id(resource_type: str, *key: str) -> str:
+    """A deterministic id from business keys: the same keys always give the same id."""
+    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((resource_type, *key))))
+
+
+def system_for(coding_system: str) -> str | None:
+    """The FHIR URI of a v2 coding system name (table 0396), or None when unknown."""
+    if not coding_system:
+        return None
+    known = lookup("coding_systems", "v2_name", "uri").get(coding_system.upper())
+    if known is not None:
+        return known
+    if re.fullmatch(r"HL7\d{4}", coding_system, re.IGNORECASE):
+        return V2_TABLE + coding_system[3:]
+    if OID.fullmatch(coding_system):
+        return "urn:oid:" + coding_system
+    return None
+
+
+# -- dates ------------------------------------------------------------------------------------
+
+
+def parse_dtm(text: str, where: str, zone: ZoneInfo) -> str | None:
+    """An HL7 DTM/TS/DT as a FHIR dateTime ('' → None).
+
+    Times without an offset are read in ``zone`` (the sending facility's time zone): FHIR
+    requires an offset on every dateTime that has a time.
+
+    >>> parse_dtm("202401151030+0100", "OBX-14", ZoneInfo("UTC"))
+    '2024-01-15T10:30:00+01:00'
+    """
+    text = text.strip()
+    if not text:
+        return None
+    match = DTM.fullmatch(text)
+    if match is None:
+        raise MappingError("invalid-date", f"{where}: {text!r} is not an HL7 date/time")
+    y, mo, d, h, mi, s = (match[k] for k in ("y", "mo", "d", "h", "mi", "s"))
+    try:
+        probe = datetime(int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0))
+    except ValueError as exc:
+        raise MappingError(
+            "invalid-date", f"{where}: {text!r} is not a valid date ({exc})"
+        ) from None
+    if h is None:
+        return y + (f"-{mo}" if mo else "") + (f"-{d}" if d else "")
+    tz = match["tz"]
+    if tz is not None:
+        sign = 1 if tz[0] == "+" else -1
+        hours, minutes = int(tz[1:3]), int(tz[3:5])
+        if hours > 14 or minutes > 59:
+            raise MappingError("invalid-date", f"{where}: {text!r} has an invalid offset {tz}")
+        offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        probe = probe.replace(tzinfo=offset)
+    else:
+        probe = probe.replace(tzinfo=zone)
+    stamp = probe.isoformat(timespec="seconds")
+    if match["frac"]:
+        stamp = stamp[:19] + "." + match["frac"] + stamp[19:]
+    return stamp
+
+
+def parse_date(text: str, where: str) -> str | None:
+    """An HL7 date (or the date part of a DTM) as a FHIR date."""
+    text = text.strip()
+    if not text:
+        return None
+    stamp = parse_dtm(text[:8], where, ZoneInfo("UTC"))
+    return stamp
+
+
+# -- identifiers, names, addresses, contacts ---------------------------------------------------
+
+
+def hd_system(namespace: str, universal_id: str, universal_type: str) -> str | None:
+    """The system URI of an assigning authority (HD): its OID, else its local namespace."""
+    if universal_id:
+        if universal_type.upper() == "ISO" or OID.fullmatch(universal_id):
+            return "urn:oid:" + universal_id
+        if universal_type.upper() in ("UUID", "GUID"):
+            return "urn:uuid:" + universal_id.lower()
+        if universal_id.startswith(("http://", "https://", "urn:")):
+            return universal_id
+    if namespace:
+        return LOCAL_SYSTEM + re.sub(r"[^A-Za-z0-9._-]", "-", namespace)
+    if universal_id:
+        return LOCAL_SYSTEM + re.sub(r"[^A-Za-z0-9._-]", "-", universal_id)
+    return None
+
+
+def cx_identifier(cx: Composite) -> Json | None:
+    """CX → Identifier (value, system from the assigning authority CX.4, type from CX.5)."""
+    value = cx.comp(1)
+    if not value:
+        return None
+    authority = cx.subs(4)
+    namespace, universal, kind = ([*authority, "", "", ""])[:3]
+    identifier: Json = {"value": value}
+    system = hd_system(namespace, universal, kind)
+    if system is not None:
+        identifier["system"] = system
+    type_code = cx.comp(5)
+    known = lookup("identifier_authorities", "oid", "type_code").get(universal)
+    if known is not None:
+        identifier["type"] = {
+            "coding": [
+                {
+                    "system": "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203",
+                    "code": known,
+                    "display": lookup("identifier_authorities", "oid", "type_display")[universal],
+                }
+            ]
+        }
+    elif type_code:
+        identifier["type"] = {"coding": [{"system": V2_TABLE + "0203", "code": type_code}]}
+    return identifier
+
+
+def ei_identifier(ei: Composite) -> Json | None:
+    """EI (entity identifier: id^namespace^universal id^type) → Identifier."""
+    value = ei.comp(1)
+    if not value:
+        return None
+    identifier: Json = {"value": value}
+    system = hd_system(ei.comp(2), ei.comp(3), ei.comp(4))
+    if system is not None:
+        identifier["system"] = system
+    return identifier
+
+
+NAME_USE = {"L": "official", "D": "usual", "M": "maiden", "N": "nickname", "A": "anonymous",
+            "S": "anonymous", "B": "official", "C": "old", "I": "official", "P": "usual",
+            "R": "official", "U": "usual"}  # fmt: skip
+"""XPN.7 name type (table 0200) → HumanName.use (v2-to-FHIR ConceptMap table-hl70200)."""
+
+
+def xpn_name(xpn: Composite) -> Json | None:
+    """XPN → HumanName."""
+    name: Json = {}
+    family = xpn.sub(1, 1)
+    if family:
+        name["family"] = family
+    given = [g for g in (xpn.comp(2), xpn.comp(3)) if g]
+    if given:
+        name["given"] = given
+    if xpn.comp(4):
+        name["suffix"] = [xpn.comp(4)]
+    if xpn.comp(5):
+        name["prefix"] = [xpn.comp(5)]
+    if not name:
+        return None
+    use = NAME_USE.get(xpn.comp(7))
+    if use:
+        name["use"] = use
+    return name
+
+
+ADDRESS_USE = {"H": "home", "B": "work", "O": "work", "C": "temp", "M": "home", "BA": "old",
+               "P": "home", "L": "home"}  # fmt: skip
+
+
+def xad_address(xad: Composite) -> Json | None:
+    """XAD → Address (birth place addresses, type BDL/BR, are returned with use 'birth')."""
+    address: Json = {}
+    lines = [line for line in (xad.sub(1, 1), xad.comp(2)) if line]
+    if lines:
+        address["line"] = lines
+    for key, comp in (
+        ("city", 3),
+        ("state", 4),
+        ("postalCode", 5),
+        ("country", 6),
+        ("district", 9),
+    ):
+        if xad.comp(comp):
+            address[key] = xad.comp(comp)
+    kind = xad.comp(7)
+    if kind in ("BDL", "BR", "N"):
+        return {"_birth": True, **address} if address else None
+    if not address:
+        return None
+    use = ADDRESS_USE.get(kind)
+    if use:
+        address["use"] = use
+    return address
+
+
+TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "temp", "EMR": "home",
+               "NET": "home", "BPN": "work"}  # fmt: skip
+
+
+def xtn_contact(xtn: Composite) -> Json | None:
+    """XTN → ContactPoint (email from XTN.4, phone from XTN.12 or XTN.1)."""
+    equipment = xtn.comp(3)
+    if xtn.comp(2) == "NET" or equipment in ("Internet", "X.400"):
+        value = xtn.comp(4) or xtn.comp(1)
+        system = "email"
+    else:
+        value = xtn.comp(12) or xtn.comp(1)
+        if not value and xtn.comp(7):
+            value = "".join(p for p in (xtn.comp(5), xtn.comp(6), xtn.comp(7)) if p)
+        system = "fax" if equipment == "FX" else "phone"
+    if not value:
+        return None
+    contact: Json = {"system": system, "value": value}
+    use = "mobile" if equipment == "CP" else TELECOM_USE.get(xtn.comp(2))
+    if use:
+        contact["use"] = use
+    return contact
+
+
+# -- codes -------------------------------------------------------------------------------------
+
+
+def cwe_concept(cwe: Composite) -> Json | None:
+    """CWE/CE → CodeableConcept (primary and alternate codings, original text)."""
+    codings = []
+    for code_at, display_at, system_at in ((1, 2, 3), (4, 5, 6)):
+        code = cwe.comp(code_at)
+        if not code:
+            continue
+        coding: Json = {}
+        system = system_for(cwe.comp(system_at))
+        if system is not None:
+            coding["system"] = system
+        coding["code"] = code
+        if cwe.comp(display_at):
+            coding["display"] = cwe.comp(display_at)
+        codings.append(coding)
+    text = cwe.comp(9) or (cwe.comp(2) if not codings else "")
+    if not codings and not text:
+        return None
+    concept: Json = {}
+    if codings:
+        concept["coding"] = codings
+    if text:
+        concept["text"] = text
+    return concept
+
+
+def table_concept(code: str, table_number: str, display: str = "") -> Json | None:
+    """A code of an HL7 table as a CodeableConcept in the v2 table's code system."""
+    if not code:
+        return None
+    coding: Json = {"system": V2_TABLE + table_number, "code": code}
+    if display:
+        coding["display"] = display
+    return {"coding": [coding]}
+
+
+def xcn_display(xcn: Composite) -> str:
+    """A person named in an XCN (id^family^given^...), as display text."""
+    parts = [xcn.comp(6), xcn.comp(3), xcn.comp(4), xcn.sub(2, 1)]
+    shown = " ".join(p for p in parts if p)
+    return shown or xcn.comp(1)
+
+
+def xcn_reference(xcn: Composite) -> Json | None:
+    """A display-only Reference to the person of an XCN (no Practitioner is produced)."""
+    display = xcn_display(xcn)
+    if not display:
+        return None
+    reference: Json = {"display": display}
+    if xcn.comp(1):
+        identifier: Json = {"value": xcn.comp(1)}
+        system = hd_system(*(([*xcn.subs(9), "", "", ""])[:3]))
+        if system is not None:
+            identifier["system"] = system
+        reference["identifier"] = identifier
+    return reference
+
+
+def location_display(pl: Composite) -> str:
+    """A PL (point of care^room^bed^facility^...^building^floor) as display text."""
+    parts = [pl.sub(1, 1), pl.sub(2, 1), pl.sub(3, 1), pl.sub(4, 1)]
+    return " ".join(p for p in parts if p)
+
+
+def quantity(value: str, unit: Composite | None, where: str) -> Json:
+    """A number and an OBX-6 unit → Quantity, the unit coded in UCUM when known."""
+    number = numeric(value, where)
+    result: Json = {"value": number}
+    if unit is None or not (unit.comp(1) or unit.comp(2)):
+        return result
+    raw_unit = unit.comp(1) or unit.comp(2)
+    result["unit"] = raw_unit
+    ucum = lookup("ucum_units", "v2_unit", "ucum").get(raw_unit)
+    if ucum is None and unit.comp(3).upper() == "UCUM":
+        ucum = raw_unit
+    if ucum is not None:
+        result["system"] = "http://unitsofmeasure.org"
+        result["code"] = ucum
+    return result
+
+
+def numeric(value: str, where: str) -> int | float:
+    """A v2 NM as a JSON number (integers stay integers)."""
+    text = value.strip()
+    try:
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text)
+        return float(text)
+    except ValueError:
+        raise MappingError("invalid-number", f"{where}: {value!r} is not a number") from None
+
+
+def segment_reference(segment: Segment) -> str:
+    """Where a segment is, for messages: ``OBX (segment 12)``."""
+    return f"{segment.name} (segment {segment.index})"

@@ -1,0 +1,83 @@
+"""The HL7 v2 parser: delimiters as declared, escapes, segment separators, batches, charsets."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hygie.sources.hl7v2.mllp import escape_text
+from hygie.sources.hl7v2.parser import Encoding, MessageError, parse_message, unescape
+
+HEADER = "MSH|^~\\&|LAB|HOSP|DPI|HOSP|20240115103000+0100||ORU^R01|C1|P|2.5"
+
+
+def test_fields_components_repetitions_and_subcomponents_follow_the_standard_numbering() -> None:
+    message = parse_message(HEADER + "\rPID|1||123^^^HOSP&1.2.3&ISO^PI~456^^^INS^NH||DOE^JOHN")
+    pid = message.segments[1]
+    assert message.type == "ORU^R01" and message.control_id == "C1" and message.version == "2.5"
+    assert message.header.raw(1) == "|" and message.header.raw(2) == "^~\\&"
+    assert [rep.comp(1) for rep in pid.repetitions(3)] == ["123", "456"]
+    assert pid.field(3).sub(4, 2) == "1.2.3"
+    assert pid.value(5, 2) == "JOHN"
+    assert pid.value(99) == ""
+
+
+@pytest.mark.parametrize("separator", ["\r", "\n", "\r\n"])
+def test_cr_lf_and_crlf_all_separate_segments(separator: str) -> None:
+    message = parse_message(separator.join([HEADER, "PID|1||7", "OBX|1|NM|x^y^LN||5"]) + separator)
+    assert [s.name for s in message.segments] == ["MSH", "PID", "OBX"]
+
+
+def test_declared_encoding_characters_are_used_instead_of_the_usual_ones() -> None:
+    message = parse_message(
+        "MSH*:!$%*LAB*HOSP*DPI*HOSP*2024**ORU:R01*C2*P*2.5\rPID*1**9:::H%1.2%ISO!8"
+    )
+    assert message.type == "ORU^R01"
+    pid = message.segments[1]
+    assert [rep.comp(1) for rep in pid.repetitions(3)] == ["9", "8"]
+    assert pid.field(3).sub(4, 2) == "1.2"
+
+
+def test_escape_sequences_are_decoded() -> None:
+    message = parse_message(
+        HEADER + "\rNTE|1||a \\F\\ b \\S\\ c \\T\\ d \\R\\ e \\E\\ f \\X4142\\\\.br\\"
+    )
+    assert message.segments[1].value(3) == "a | b ^ c & d ~ e \\ f AB\n"
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n")))
+def test_escaping_then_unescaping_gives_back_the_text(text: str) -> None:
+    assert unescape(escape_text(text, Encoding()), Encoding()) == text
+
+
+def test_msh18_latin1_is_decoded_and_utf8_by_default() -> None:
+    latin = (HEADER + "||||||8859/1\rPID|1||1||Hélène").encode("latin-1")
+    assert parse_message(latin).segments[1].value(5) == "Hélène"
+    utf8 = (HEADER + "||||||UNICODE UTF-8\rPID|1||1||Hélène").encode("utf-8")
+    assert parse_message(utf8).segments[1].value(5) == "Hélène"
+    with pytest.raises(MessageError) as bad:
+        parse_message((HEADER + "\rPID|1||1||Hélène").encode("latin-1"))
+    assert bad.value.reason == "invalid-encoding" and "segment 2" in str(bad.value)
+
+
+def test_mllp_framing_and_byte_order_mark_are_tolerated() -> None:
+    message = parse_message(b"\x0b\xef\xbb\xbf" + HEADER.encode() + b"\rPID|1\r\x1c\r")
+    assert [s.name for s in message.segments] == ["MSH", "PID"]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("PID|1||7", "missing-header"),
+        ("MSH|^~\\&|LAB|HOSP", "truncated-message"),
+        ("MSHa^~\\&|LAB", "invalid-separators"),
+        (HEADER + "\rPID*1**7", "invalid-segment"),
+        (HEADER + "\rthis is not a segment", "invalid-segment"),
+        (HEADER.replace("P|2.5", "P|2.5||||||KOI8") + "\rPID|1", "unsupported-charset"),
+    ],
+)
+def test_broken_messages_are_refused_with_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(MessageError) as refused:
+        parse_message(text.encode())
+    assert refused.value.reason == reason
