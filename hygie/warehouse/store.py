@@ -331,8 +331,10 @@ class BatchWriter:
             )
             self._write_raw_file(raw, new_raw, raw_file)
             engine.register_arrow("new_raw", new_raw)
-            engine.execute(statements["stage_fresh"])
-            passes = int(engine.fetchall(statements["max_pass"])[0][0])
+            passes = 0
+            if new_raw.num_rows and resources.num_rows:
+                engine.execute(statements["stage_fresh"])
+                passes = int(engine.fetchall(statements["max_pass"])[0][0])
             version_rows: list[pa.Table] = []
             for number in range(1, passes + 1):
                 changed = engine.fetch_arrow(statements["upsert_head"], {"pass": number})
@@ -348,14 +350,17 @@ class BatchWriter:
                     {"row_index": pa.array([], pa.int64()), "version_id": pa.array([], pa.int32())}
                 )
             )
-            care_file = self._write_care_file(resources, versions)
-            engine.register_arrow("version_rows", versions)
-            engine.execute(
-                statements["insert_versions"],
-                {"now": now, "run_id": self.run_id, "file": care_file},
-            )
-            engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
-            engine.execute(statements["insert_run_reference"])
+            if versions.num_rows:
+                care_file = self._write_care_file(resources, versions)
+                engine.register_arrow("version_rows", versions)
+                engine.execute(
+                    statements["insert_versions"],
+                    {"now": now, "run_id": self.run_id, "file": care_file},
+                )
+            if quarantine.num_rows:
+                engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
+            if batch.references["id"]:
+                engine.execute(statements["insert_run_reference"])
             outcome = self._outcome(resources, changed_tables, batch)
             engine.execute(
                 self.queries["add_run_counts"],
