@@ -1,9 +1,11 @@
 """``build_omop``: FHIR R4 resources -> OMOP CDM 5.4 tables, by the SQL files in ``sql/build``.
 
-The files run in name order inside one transaction. ``00``-``03`` stage the resources of the
-persons in scope and map their codes; each following file fills one OMOP table and its lineage.
-A full build puts every Patient in scope; an incremental build only the persons whose resources
-changed since the last build (``omop.hygie_build_state``), after deleting their rows. Every row
+The files run in name order inside one transaction. The source relation is read once into a
+temporary table (``stage_source.sql``, or ``scope_incremental.sql`` for the persons in scope),
+``01``-``03`` stage the facts of those persons and map their codes, and each following file fills
+one OMOP table and its lineage. A full build puts every Patient in scope; an incremental build
+only the persons whose resources changed since the last build (``omop.hygie_build_state``),
+after deleting their rows. Every row
 of a person depends only on that person's resources and on the vocabulary, so both give the
 same tables. Location, care site, provider and cdm_source are small and always rebuilt whole.
 """
@@ -41,8 +43,9 @@ PERSON_TABLES = (
 )
 REFERENCE_TABLES = ("location", "care_site", "provider", "cdm_source")
 
-# Non-patient resources whose content person rows read (a medication's code, a device's type):
-# when one changes, an incremental build falls back to a full one.
+# Resources whose content person rows read (a medication's code, a device's type): when one
+# that belongs to no patient changes, an incremental build falls back to a full one (a Device
+# with a ``patient`` puts that patient in scope instead).
 SHARED_INPUT_TYPES = ("Medication", "Device")
 
 _RELATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -65,6 +68,7 @@ class OmopBuildSummary:
     full: bool
     persons_rebuilt: int
     resources_read: int
+    """Resources staged from the source: those of the persons in scope, and shared ones."""
     seconds: float = 0.0
     tables: list[TableBuild] = field(default_factory=list)
 
@@ -89,7 +93,7 @@ def _source_view_sql(source: str) -> str:
             f"{source!r} is not a relation name; give a table or view such as 'resource'"
         )
     return (
-        "CREATE OR REPLACE TEMP VIEW omop_source AS "
+        "CREATE OR REPLACE TEMP VIEW omop_input AS "
         f"SELECT resource_type, id, version_id, last_updated, resource FROM {source}"
     )
 
@@ -99,14 +103,35 @@ def _run_file(engine: Engine, name: str) -> None:
         engine.execute(statement)
 
 
-def _needs_full_build(engine: Engine) -> bool:
-    """True when there is no previous build, or a shared input resource changed."""
-    if not engine.fetchall("SELECT count(*) FROM omop.hygie_build_state")[0][0]:
-        return True
+def _has_previous_build(engine: Engine) -> bool:
+    return bool(engine.fetchall("SELECT count(*) FROM omop.hygie_build_state")[0][0])
+
+
+def _shared_input_changed(engine: Engine) -> bool:
+    """True when a resource read by the rows of many persons changed since the last build."""
     types = ", ".join(f"'{name}'" for name in SHARED_INPUT_TYPES)
     return bool(
-        engine.fetchall(f"SELECT count(*) FROM omop_changed WHERE resource_type IN ({types})")[0][0]
+        engine.fetchall(
+            "SELECT count(*) FROM omop_changed "
+            f"WHERE resource_type IN ({types}) AND person_ref IS NULL"
+        )[0][0]
     )
+
+
+def _stage_source(engine: Engine, full: bool) -> bool:
+    """Read the source once into ``omop_source`` and choose the persons in scope.
+
+    Returns whether the build is full (asked for, first build, or a shared resource changed).
+    """
+    full = full or not _has_previous_build(engine)
+    if not full:
+        statements = read_statements(SQL_DIR / "stage_source.sql")
+        engine.execute(statements[0])  # omop_input_type
+        _run_file(engine, "scope_incremental.sql")
+        full = _shared_input_changed(engine)
+    if full:
+        _run_file(engine, "stage_source.sql")
+    return full
 
 
 def _clear(engine: Engine, full: bool) -> None:
@@ -138,8 +163,8 @@ def build_omop(
 ) -> OmopBuildSummary:
     """Build the OMOP tables from the FHIR resources of ``source``.
 
-    ``source`` is a relation with the columns of the care zone's ``resource`` table
-    (resource_type, id, version_id, last_updated, resource JSON). With ``full=False`` only the
+    ``source`` is a relation with the columns of the care zone's ``resource`` view
+    (resource_type, id, version_id, last_updated, resource JSON); it is read once per build. With ``full=False`` only the
     persons whose resources changed since the last build are rebuilt (the first build is
     always full). ``progress`` is called after each step with its name and the table's rows.
 
@@ -152,16 +177,14 @@ def build_omop(
     try:
         _run_file(engine, "build/00_functions.sql")
         engine.execute(_source_view_sql(source))
-        _run_file(engine, "source_state.sql")
-        if not full:
-            _run_file(engine, "scope_incremental.sql")
-            full = _needs_full_build(engine)
-        if full:
-            _run_file(engine, "scope_full.sql")
+        full = _stage_source(engine, full)
+        resources = int(engine.fetchall("SELECT count(*) FROM omop_source")[0][0])
+        staged = TableBuild("stage_source", resources, time.perf_counter() - started)
+        if progress is not None:
+            progress(staged.table, staged.rows)
         _clear(engine, full)
         persons = int(engine.fetchall("SELECT count(*) FROM omop_scope")[0][0])
-        resources = int(engine.fetchall("SELECT count(*) FROM stg_source_state")[0][0])
-        summary = OmopBuildSummary(source, full, persons, resources)
+        summary = OmopBuildSummary(source, full, persons, resources, tables=[staged])
         for step, name in build_files():
             if name.startswith("00_"):
                 continue
