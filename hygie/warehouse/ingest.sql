@@ -78,23 +78,12 @@ FROM resource AS r
 CROSS JOIN UNNEST(CAST(json_extract(r.resource, '$.identifier') AS JSON[])) AS t (i)
 WHERE r.resource_type = $resource_type;
 
--- name: create_run_reference
--- Literal Type/id references of the run's resources, gathered batch by batch.
-CREATE OR REPLACE TEMPORARY TABLE run_reference (
-    resource_type VARCHAR NOT NULL,
-    id VARCHAR NOT NULL,
-    target_type VARCHAR NOT NULL,
-    target_id VARCHAR NOT NULL
-);
-
--- name: insert_run_reference
-INSERT INTO run_reference SELECT resource_type, id, target_type, target_id FROM batch_reference;
-
 -- name: record_dangling
--- After a run: references from this run's resources to Type/id targets not in the warehouse.
+-- After a run: references from this run's resources (gathered in the Parquet files $files) to
+-- Type/id targets not in the warehouse.
 INSERT INTO dangling_reference (run_id, resource_type, id, target_type, target_id)
 SELECT DISTINCT $run_id, r.resource_type, r.id, r.target_type, r.target_id
-FROM run_reference AS r
+FROM read_parquet($files) AS r
 WHERE NOT EXISTS (
     SELECT 1 FROM resource_head AS h
     WHERE h.resource_type = r.target_type AND h.id = r.target_id AND NOT h.deleted

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import queue
 import re
+import shutil
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from hygie.warehouse.sql import load_statements
 DELETED_SHA = "deleted"
 RAW_DIRECTORY = "raw"
 CARE_DIRECTORY = "care"
+TMP_DIRECTORY = "tmp"
 
 RAW_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset", "format", "size_bytes")
 RAW_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
@@ -256,7 +258,11 @@ class BatchWriter:
         self.counts = counts
         self.statements = load_statements("hygie.warehouse", "ingest.sql")
         self.queries = load_statements("hygie.warehouse", "queries.sql")
-        self.engine.execute(self.statements["create_run_reference"])
+        # References gathered batch by batch wait on disk, not in memory, for the end of the run.
+        # Only one writer runs at a time: what a cut-off run left in tmp/ is not needed.
+        shutil.rmtree(root / TMP_DIRECTORY, ignore_errors=True)
+        self.reference_dir = root / TMP_DIRECTORY / run_id
+        self.reference_files: list[str] = []
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
@@ -283,9 +289,13 @@ class BatchWriter:
         """After the last batch: record the run's references to resources absent from the
         warehouse; return how many."""
         self.close()
-        self.engine.execute(self.statements["record_dangling"], {"run_id": self.run_id})
+        if self.reference_files:
+            self.engine.execute(
+                self.statements["record_dangling"],
+                {"run_id": self.run_id, "files": self.reference_files},
+            )
+        shutil.rmtree(self.reference_dir, ignore_errors=True)
         found = self.engine.fetchall(self.queries["count_dangling"], {"run_id": self.run_id})
-        self.engine.execute("DROP TABLE IF EXISTS run_reference")
         self.engine.close()
         return int(found[0][0])
 
@@ -322,7 +332,6 @@ class BatchWriter:
         engine.register_arrow("batch_raw", raw.drop_columns(["content"]))
         engine.register_arrow("batch_resource", resources)
         engine.register_arrow("batch_quarantine", quarantine)
-        engine.register_arrow("batch_reference", batch.reference_table())
         changed_tables: list[pa.Table] = []
         engine.execute("BEGIN TRANSACTION")
         try:
@@ -360,7 +369,10 @@ class BatchWriter:
             if quarantine.num_rows:
                 engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
             if batch.references["id"]:
-                engine.execute(statements["insert_run_reference"])
+                self.reference_dir.mkdir(parents=True, exist_ok=True)
+                path = self.reference_dir / f"references-{self.raw_files:06d}.parquet"
+                pq.write_table(batch.reference_table(), path, compression="lz4")
+                self.reference_files.append(str(path))
             outcome = self._outcome(resources, changed_tables, batch)
             engine.execute(
                 self.queries["add_run_counts"],
@@ -383,7 +395,7 @@ class BatchWriter:
         finally:
             for name in (
                 "batch_raw", "batch_resource", "batch_quarantine", "new_raw", "changed",
-                "version_rows", "batch_reference",
+                "version_rows",
             ):  # fmt: skip
                 with contextlib.suppress(Exception):  # a name not registered this batch
                     engine.unregister(name)
