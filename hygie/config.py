@@ -10,12 +10,14 @@ Example ``hygie.toml``::
     lock_timeout = 30          # seconds a writer waits for another one to finish
     batch_size = 10000         # items per ingestion transaction
     memory_limit = "1GB"       # DuckDB memory limit
+    ingest_memory_limit = "512MB"  # DuckDB memory limit during ingestion runs
     small_count_threshold = 10 # aggregate counts below this are shown as "<10"
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -24,6 +26,7 @@ from typing import Any
 from hygie.errors import ConfigError
 
 DEFAULT_WAREHOUSE = Path("hygie-warehouse")
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 ENGINES = ("duckdb",)
 
 
@@ -36,6 +39,8 @@ class Settings:
     lock_timeout: float = 30.0
     batch_size: int = 10_000
     memory_limit: str = "1GB"
+    ingest_memory_limit: str = "512MB"
+    """Ingestion keeps little in the engine; a lower limit keeps a long run under 1 GiB."""
     threads: int = 0
     """Engine threads; 0 lets the engine choose (all cores)."""
     small_count_threshold: int = 10
@@ -94,4 +99,9 @@ def load_settings(environ: dict[str, str] | None = None, cwd: Path | None = None
         )
     if settings.batch_size < 1:
         raise ConfigError("batch_size must be at least 1")
+    for name in ("memory_limit", "ingest_memory_limit"):
+        if not MEMORY_SIZE.fullmatch(getattr(settings, name)):
+            raise ConfigError(
+                f"{name} = {getattr(settings, name)!r} is not a size like 512MB or 2GB"
+            )
     return settings

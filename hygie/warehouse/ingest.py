@@ -246,6 +246,7 @@ def ingest_streams(
     for _name, source, _items in streams:
         formats[source.name] += 1
     names = [name for name, _source, _items in streams]
+    engine.execute(f"SET memory_limit = '{warehouse.settings.ingest_memory_limit}'")
     engine.execute(QUERIES["mark_interrupted"])
     engine.execute(
         QUERIES["start_run"],
@@ -273,6 +274,7 @@ def ingest_streams(
         status = "interrupted"
         raise
     finally:
+        engine.execute(f"SET memory_limit = '{warehouse.settings.memory_limit}'")
         if status != "completed":
             _stop_writer(writer)
         report = IngestReport(
