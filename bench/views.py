@@ -9,7 +9,11 @@ references stay consistent), then times each shipped view:
   on a sample of the view's resources, extrapolated to all of them (the Python side would take
   hours on the full table).
 
-Run: ``.venv/bin/python bench/views.py [--copies 280] [--sample 300]``
+With ``--warehouse``, the same number of resources is also replicated as NDJSON
+(``bench/replicate.py``), ingested into a fresh warehouse (``hygie.warehouse.ingest.ingest``) and
+the views are timed again over its real ``resource`` view (catalog and Parquet files).
+
+Run: ``.venv/bin/python bench/views.py [--copies 280] [--sample 300] [--warehouse]``
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import json
 import os
 import platform
 import re
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +33,16 @@ import pyarrow as pa
 from rich.console import Console
 from rich.table import Table
 
+from hygie.config import Settings
 from hygie.fhir.fhirpath import evaluate
 from hygie.fhir.views import list_library_views, load_library_view, run_view
 from hygie.warehouse.duckdb_engine import DuckDBEngine
+from hygie.warehouse.engine import Engine
+from hygie.warehouse.ingest import ingest
+from hygie.warehouse.warehouse import Warehouse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from replicate import FALLBACK_SAMPLE, SAMPLE, replicate
 
 BUNDLES = Path(
     os.environ.get(
@@ -112,11 +125,80 @@ def python_rows(view: dict[str, Any], resource: dict[str, Any]) -> list[dict[str
     return rows
 
 
+def python_seconds_per_resource(
+    resources: list[dict[str, Any]], sample: int
+) -> dict[str, tuple[float, int]]:
+    """Per shipped view: seconds per resource of the row-by-row evaluation, and the sample size."""
+    rates: dict[str, tuple[float, int]] = {}
+    for name in list_library_views():
+        view = load_library_view(name)
+        chosen = [r for r in resources if r["resourceType"] == view["resource"]][:sample]
+        started = time.perf_counter()
+        for resource in chosen:
+            python_rows(view, resource)
+        rates[name] = ((time.perf_counter() - started) / max(len(chosen), 1), len(chosen))
+    return rates
+
+
+def time_views(engine: Engine, rates: dict[str, tuple[float, int]], title: str) -> Table:
+    """Run every shipped view over ``engine``'s ``resource`` relation; the table of timings."""
+    table = Table(title=title)
+    for header in ("view", "resources", "rows", "SQL s", "Python s (extrapolated)", "ratio"):
+        table.add_column(header, justify="right" if header != "view" else "left")
+    for name in list_library_views():
+        view = load_library_view(name)
+        count = engine.fetchall(
+            "SELECT count(*) FROM resource WHERE resource_type = ?", [view["resource"]]
+        )[0][0]
+        started = time.perf_counter()
+        rows = run_view(engine, view).num_rows
+        sql_seconds = time.perf_counter() - started
+        per_resource, sampled = rates[name]
+        python_seconds = per_resource * count
+        table.add_row(
+            name,
+            f"{count:,}",
+            f"{rows:,}",
+            f"{sql_seconds:.2f}",
+            f"{python_seconds:,.0f} (sample {sampled})",
+            f"{python_seconds / sql_seconds:,.0f}×",
+        )
+    return table
+
+
+def time_warehouse_views(
+    console: Console, resources: int, rates: dict[str, tuple[float, int]]
+) -> None:
+    """Ingest ``resources`` replicated resources into a fresh warehouse and time the views."""
+    with tempfile.TemporaryDirectory(prefix="hygie-bench-views-") as scratch:
+        ndjson = Path(scratch) / "ndjson"
+        started = time.perf_counter()
+        sample = SAMPLE if SAMPLE.is_dir() else FALLBACK_SAMPLE
+        count, size = replicate(ndjson, resources, sample)
+        replicated = time.perf_counter() - started
+        warehouse = Warehouse(Settings(warehouse=Path(scratch) / "warehouse"))
+        started = time.perf_counter()
+        summary = ingest(warehouse, [str(ndjson)]).summary()
+        console.print(
+            f"warehouse: {count:,} resources ({size / 1e9:.2f} GB NDJSON, {replicated:.1f} s) "
+            f"ingested in {time.perf_counter() - started:.1f} s, "
+            f"{summary['quarantined']:,} quarantined"
+        )
+        with warehouse.reading() as engine:
+            title = "Shipped views over a warehouse's resource view (Parquet) vs fhirpathpy"
+            console.print(time_views(engine, rates, title))
+
+
 def main() -> None:
-    """Time every shipped view both ways and print the table."""
+    """Time every shipped view both ways and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=280)
     parser.add_argument("--sample", type=int, default=300)
+    parser.add_argument(
+        "--warehouse",
+        action="store_true",
+        help="also ingest as many resources into a warehouse and time the views over it",
+    )
     args = parser.parse_args()
     console = Console()
     resources = load_bundles()
@@ -128,32 +210,12 @@ def main() -> None:
         f"{time.perf_counter() - started:.1f} s on {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs"
     )
-    table = Table(title="Shipped views: SQL (DuckDB) vs row-by-row FHIRPath (fhirpathpy)")
-    for header in ("view", "resources", "rows", "SQL s", "Python s (extrapolated)", "ratio"):
-        table.add_column(header, justify="right" if header != "view" else "left")
-    for name in list_library_views():
-        view = load_library_view(name)
-        count = engine.fetchall(
-            "SELECT count(*) FROM resource WHERE resource_type = ?", [view["resource"]]
-        )[0][0]
-        started = time.perf_counter()
-        rows = run_view(engine, view).num_rows
-        sql_seconds = time.perf_counter() - started
-        sample = [r for r in resources if r["resourceType"] == view["resource"]][: args.sample]
-        started = time.perf_counter()
-        for resource in sample:
-            python_rows(view, resource)
-        per_resource = (time.perf_counter() - started) / max(len(sample), 1)
-        python_seconds = per_resource * count
-        table.add_row(
-            name,
-            f"{count:,}",
-            f"{rows:,}",
-            f"{sql_seconds:.2f}",
-            f"{python_seconds:,.0f} (sample {len(sample)})",
-            f"{python_seconds / sql_seconds:,.0f}×",
-        )
-    console.print(table)
+    rates = python_seconds_per_resource(resources, args.sample)
+    title = "Shipped views: SQL (DuckDB, in-memory table) vs row-by-row FHIRPath (fhirpathpy)"
+    console.print(time_views(engine, rates, title))
+    engine.close()
+    if args.warehouse:
+        time_warehouse_views(console, total, rates)
 
 
 if __name__ == "__main__":

@@ -421,7 +421,10 @@ class BatchWriter:
                 "resource_type": rows.column("resource_type"),
                 "id": rows.column("id"),
                 "version_id": versions.column("version_id").cast(pa.int32()),
-                "resource": rows.column("resource"),
+                # Typed JSON in the file: the engine reads it as JSON without parsing it again.
+                "resource": pa.ExtensionArray.from_storage(
+                    pa.json_(), rows.column("resource").combine_chunks()
+                ),
                 "file": pa.array([name] * rows.num_rows, pa.string()).dictionary_encode(),
             }
         ).filter(kept)

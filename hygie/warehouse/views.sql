@@ -5,9 +5,9 @@
 -- name: create_resource_view
 -- Current, not deleted resources: what queries, views and the OMOP build read.
 -- Only rows of files named by committed versions count (a file left by a crash is ignored).
+-- The JSON is typed in the Parquet files, so it is not parsed again here.
 CREATE OR REPLACE TEMPORARY VIEW resource AS
-SELECT h.resource_type, h.id, h.version_id, v.last_updated, v.run_id, v.source,
-    CAST(c.resource AS JSON) AS resource
+SELECT h.resource_type, h.id, h.version_id, v.last_updated, v.run_id, v.source, c.resource
 FROM resource_head AS h
 JOIN resource_version AS v
     ON v.resource_type = h.resource_type AND v.id = h.id AND v.version_id = h.version_id
@@ -20,7 +20,7 @@ WHERE NOT h.deleted;
 -- Every version, with its JSON (NULL for deletes).
 CREATE OR REPLACE TEMPORARY VIEW resource_history AS
 SELECT v.resource_type, v.id, v.version_id, v.last_updated, v.deleted, v.run_id, v.source,
-    CAST(c.resource AS JSON) AS resource
+    c.resource
 FROM resource_version AS v
 LEFT JOIN resource_content AS c
     ON c.file = v.file AND c.resource_type = v.resource_type AND c.id = v.id

@@ -42,7 +42,7 @@ PARQUET_VIEWS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "resource_content",
         "care",
         (("resource_type", "VARCHAR"), ("id", "VARCHAR"), ("version_id", "INTEGER"),
-         ("resource", "VARCHAR")),
+         ("resource", "JSON")),
     ),
     ("raw_bytes", "raw", (("sha256", "VARCHAR"), ("content", "BLOB"))),
 )  # fmt: skip

@@ -60,12 +60,115 @@ def _engine(resources: list[dict[str, Any]], name: str = "resource") -> DuckDBEn
     return engine
 
 
-def test_a_view_is_one_select_over_the_named_source() -> None:
+def test_a_view_is_one_statement_reading_the_named_source_once() -> None:
     view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]}
     compiled = compile_view(view, source="research_resource")
     assert compiled.sql.startswith("SELECT ")
-    assert "FROM research_resource AS src" in compiled.sql
-    assert compiled.sql.count("SELECT") == 1
+    assert compiled.sql.count("FROM research_resource AS src") == 1
+    assert ";" not in compiled.sql
+
+
+def test_resources_are_filtered_on_type_before_they_are_parsed_or_unnested() -> None:
+    sql = compile_view(load_library_view("conditions")).sql
+    innermost = sql[sql.rindex("SELECT ") :]
+    assert "json_extract(src.resource, [" in innermost
+    assert "WHERE (src.resource_type = 'Condition')" in innermost
+    assert "unnest(" not in innermost
+
+
+def test_the_resource_json_is_parsed_once_per_row_for_all_members() -> None:
+    sql = compile_view(load_library_view("patient_demographics")).sql
+    assert sql.count("json_extract(src.resource") == 1
+    assert "src.resource ->" not in sql
+    assert "view_resource ->" not in sql
+
+
+def test_iterations_unnest_rows_and_columns_are_not_computed_inside_lambdas() -> None:
+    """forEach items become rows; their columns are plain projections, not lambda bodies."""
+    for name in ("conditions", "patient_demographics"):
+        sql = compile_view(load_library_view(name)).sql
+        assert sql.count("unnest(") == 1, name
+        assert "struct_pack" not in sql, name
+
+
+NESTED = {
+    "resourceType": "Patient",
+    "id": "p2",
+    "name": [
+        {"use": "official", "family": "Durand", "given": ["Paul", "Louis"]},
+        {"use": "nickname", "given": ["Polo"]},
+    ],
+    "telecom": [{"system": "phone", "value": "0102"}, {"system": "email", "value": "p@x"}],
+    "contact": [{"name": {"family": "Durand"}, "telecom": [{"value": "0607"}]}, {}],
+}
+
+
+def test_nested_iterations_unions_and_row_indexes_combine_rows() -> None:
+    view = {
+        "resource": "Patient",
+        "select": [
+            {"column": [{"name": "id", "path": "getResourceKey()", "type": "id"}]},
+            {
+                "forEach": "name",
+                "column": [{"name": "name_index", "path": "%rowIndex", "type": "integer"}],
+                "select": [
+                    {
+                        "forEachOrNull": "family",
+                        "column": [{"name": "family", "path": "$this", "type": "string"}],
+                    },
+                    {
+                        "forEach": "given",
+                        "column": [
+                            {"name": "given", "path": "$this", "type": "string"},
+                            {"name": "given_index", "path": "%rowIndex", "type": "integer"},
+                        ],
+                    },
+                ],
+            },
+            {
+                "unionAll": [
+                    {
+                        "forEach": "telecom",
+                        "column": [{"name": "contact_value", "path": "value", "type": "string"}],
+                    },
+                    {
+                        "forEach": "contact",
+                        "select": [
+                            {
+                                "forEachOrNull": "telecom",
+                                "column": [
+                                    {"name": "contact_value", "path": "value", "type": "string"}
+                                ],
+                            }
+                        ],
+                    },
+                ]
+            },
+        ],
+    }
+    rows = run_view(_engine([NESTED, PATIENT]), view).to_pylist()
+    names = [
+        (0, "Durand", "Paul", 0),
+        (0, "Durand", "Louis", 1),
+        (1, None, "Polo", 0),
+    ]
+    contacts = ["0102", "p@x", "0607", None]
+    expected = [
+        {
+            "id": "p2",
+            "name_index": index,
+            "family": family,
+            "given": given,
+            "given_index": given_index,
+            "contact_value": value,
+        }
+        for index, family, given, given_index in names
+        for value in contacts
+    ]
+    key = json.dumps
+    assert sorted(map(key, rows)) == sorted(map(key, expected))
+    # PATIENT has no telecom and no contact: the union yields no row, so neither does the view.
+    assert {r["id"] for r in rows} == {"p2"}
 
 
 def test_run_view_reads_the_given_source() -> None:

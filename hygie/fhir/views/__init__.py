@@ -2,8 +2,8 @@
 
 >>> from hygie.fhir.views import compile_view
 >>> view = {"resource": "Patient", "select": [{"column": [{"name": "id", "path": "id"}]}]}
->>> print(compile_view(view).sql.splitlines()[1])
-FROM resource AS src
+>>> print(compile_view(view).sql.splitlines()[0])
+SELECT view_value1 AS "id"
 """
 
 from __future__ import annotations

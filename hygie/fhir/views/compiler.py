@@ -1,10 +1,13 @@
 """Compile a ViewDefinition into one SQL SELECT over the resource relation.
 
-Each ``select`` becomes a SQL expression per resource: either one row (a list of column
-expressions) or a list of row structs, built with DuckDB list functions; iterations
-(``forEach``, ``forEachOrNull``, ``repeat``) are ``list_transform`` over the iterated collection,
-nested selects are cross products and ``unionAll`` is list concatenation. The top level unnests
-the row list once, so the engine evaluates the whole view in a single set-based statement.
+A view that only has columns is one SELECT of column expressions over the resources of its type.
+A view whose selects iterate or stack rows becomes a chain of subqueries (see
+:mod:`hygie.fhir.views.unnest_plan`): the resources are filtered first, then each ``forEach``,
+``forEachOrNull`` or ``repeat`` unnests its collection into one row per item, sibling selects
+multiply rows (a cross product), and ``unionAll`` unnests one row per branch, each branch's
+iterations being guarded so that they only unnest on the rows of that branch. Column expressions
+are computed in the plain projection of the level where their focus is, so the engine evaluates
+the whole view in one set-based statement without evaluating columns inside list lambdas.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from typing import Any
 
 from hygie.fhir.views.definition import Column, Select, ViewDefinition, read_view
 from hygie.fhir.views.path_parser import parse_path
-from hygie.fhir.views.path_sql import LambdaNames, PathContext, to_boolean, translate
+from hygie.fhir.views.path_sql import (
+    LambdaNames,
+    PathContext,
+    RootFields,
+    to_boolean,
+    translate,
+)
 from hygie.fhir.views.sql_values import (
     FHIR_PRIMITIVE_FAMILY,
     SCALAR_SQL_TYPES,
@@ -25,6 +34,7 @@ from hygie.fhir.views.sql_values import (
     scalar,
     to_many,
 )
+from hygie.fhir.views.unnest_plan import RESOURCE_COLUMN, UnnestPlan, filtered_resources
 from hygie.fhir.views.view_errors import ViewDefinitionError
 
 REPEAT_DEPTH = 7
@@ -34,6 +44,7 @@ Each level nests the SQL one step deeper; sqlglot (used to transpile to other en
 recursively, which bounds the depth a portable statement can have."""
 
 _OUTPUT_SQL_TYPES = {"integer": "INTEGER", "integer64": "BIGINT"}
+_NULL_ITEM = "[CAST(NULL AS JSON)]"
 
 
 @dataclass(frozen=True)
@@ -56,32 +67,13 @@ class CompiledView:
     columns: tuple[ViewColumn, ...]
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """The rows a select yields for one focus: one row of expressions, or a list of structs."""
-
-    columns: tuple[ViewColumn, ...]
-    row: tuple[str, ...] | None
-    """Column expressions when the select always yields exactly one row."""
-    rows: str | None = None
-    """Otherwise the SQL of a ``STRUCT(...)[]`` list."""
-
-    def as_list(self) -> str:
-        if self.rows is not None:
-            return self.rows
-        return f"[{_struct(self.columns, self.row or ())}]"
+_Outputs = list[tuple[ViewColumn, str]]
+"""Output columns of a select and the SQL that reads each one."""
 
 
 def quote_identifier(name: str) -> str:
     """A SQL identifier, double-quoted."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _struct(columns: Sequence[ViewColumn], expressions: Sequence[str]) -> str:
-    fields = ", ".join(
-        f"{quote_identifier(c.name)} := {e}" for c, e in zip(columns, expressions, strict=True)
-    )
-    return f"struct_pack({fields})"
 
 
 def compile_view(view: Mapping[str, Any], source: str = "resource") -> CompiledView:
@@ -96,38 +88,50 @@ def compile_view(view: Mapping[str, Any], source: str = "resource") -> CompiledV
     'id'
     """
     definition = read_view(view)
-    context = PathContext(
+    names = LambdaNames()
+    constants = _constants(definition)
+    filter_context = PathContext(
         focus="src.resource",
         root="src.resource",
         resource_type=definition.resource,
-        constants=_constants(definition),
-        names=LambdaNames(),
+        constants=constants,
+        names=names,
     )
-    rows = _product([_compile_select(s, context) for s in definition.selects])
-    _check_unique(rows.columns)
     filters = [f"src.resource_type = {quote(definition.resource)}"]
     for i, path in enumerate(definition.where):
-        value = _translate(path, context, f"where[{i}].path")
+        value = _translate(path, filter_context, f"where[{i}].path")
         filters.append(to_boolean(value, where=f"where[{i}].path ({path})"))
     where_clause = "\n  AND ".join(f"({f})" for f in filters)
-    if rows.row is not None:
-        projections = [
-            f"{e} AS {quote_identifier(c.name)}"
-            for c, e in zip(rows.columns, rows.row, strict=True)
-        ]
-        sql = f"SELECT {', '.join(projections)}\nFROM {source} AS src\nWHERE {where_clause}"
-    else:
-        # Unnest in the select list of an inner query: the row lists are built only for the
-        # resources the filters keep, and no lateral join is needed.
-        projections = [
-            f"view_row.{quote_identifier(c.name)} AS {quote_identifier(c.name)}"
-            for c in rows.columns
-        ]
-        sql = (
-            f"SELECT {', '.join(projections)}\nFROM (\n  SELECT unnest({rows.rows}) AS view_row"
-            f"\n  FROM {source} AS src\n  WHERE {where_clause}\n) AS view_rows"
-        )
-    return CompiledView(definition.name, definition.resource, sql, rows.columns)
+    fields = RootFields()
+    context = PathContext(
+        focus=RESOURCE_COLUMN,
+        root=RESOURCE_COLUMN,
+        resource_type=definition.resource,
+        constants=constants,
+        names=names,
+        root_fields=fields,
+    )
+    plan = UnnestPlan(names)
+    outputs: _Outputs = []
+    for select in definition.selects:
+        outputs.extend(_compile_select(select, context, plan, None))
+    columns = tuple(c for c, _ in outputs)
+    _check_unique(columns)
+    projections = ", ".join(f"{sql} AS {quote_identifier(c.name)}" for c, sql in outputs)
+    # The resources of the view's type are filtered before anything is parsed or unnested.
+    rows = plan.query(filtered_resources(source, where_clause, fields))
+    sql = f"SELECT {projections}\nFROM (\n{rows}\n) AS view_rows"
+    return CompiledView(definition.name, definition.resource, sql, columns)
+
+
+def _uses_row_index(select: Select) -> bool:
+    """Whether ``%rowIndex`` appears in a path of ``select`` or of the selects inside it."""
+    paths = [c.path for c in select.columns] + list(select.repeat)
+    if select.for_each is not None:
+        paths.append(select.for_each)
+    return any("rowIndex" in p for p in paths) or any(
+        _uses_row_index(s) for s in (*select.selects, *select.union_all)
+    )
 
 
 def _constants(definition: ViewDefinition) -> dict[str, Value]:
@@ -160,34 +164,46 @@ def _check_unique(columns: Sequence[ViewColumn]) -> None:
         seen.add(column.name)
 
 
-def _compile_select(select: Select, context: PathContext) -> _Rows:
+def _compile_select(
+    select: Select, context: PathContext, plan: UnnestPlan, active: str | None
+) -> _Outputs:
+    """The output columns of ``select``, adding its iteration to ``plan``.
+
+    ``active`` is the SQL condition under which the rows are those of this select (inside a
+    ``unionAll`` branch), or None when they always are; elsewhere the iteration unnests one null
+    item so as not to drop the rows of the other branches.
+    """
     if select.for_each is None and not select.repeat:
         # A select that does not iterate keeps the %rowIndex of the nearest iteration around it.
-        return _compile_body(select, context)
+        return _compile_body(select, context, plan, active)
     if select.repeat:
         collection = _repeat(select, context)
     else:
         collection = to_many(_translate(select.for_each or "", context, f"{select.where}.forEach"))
         if select.or_null:
-            collection = (
-                f"CASE WHEN len({collection}) = 0 THEN [CAST(NULL AS JSON)] ELSE {collection} END"
-            )
-    item, position = context.names.fresh("item"), context.names.fresh("position")
+            collection = f"CASE WHEN len({collection}) = 0 THEN {_NULL_ITEM} ELSE {collection} END"
+    if active is not None:
+        collection = f"CASE WHEN {active} THEN {collection} ELSE {_NULL_ITEM} END"
+    row_index = "0"
+    if _uses_row_index(select):
+        item, position = context.names.fresh("item"), context.names.fresh("position")
+        numbered = (
+            f"list_transform({collection}, lambda {item}, {position}: "
+            f"struct_pack(item := {item}, position := {position}))"
+        )
+        alias = plan.unnest(numbered)
+        focus, row_index = f"{alias}.item", f"({alias}.position - 1)"
+    else:
+        focus = plan.unnest(collection)
     inner = PathContext(
-        focus=item,
+        focus=focus,
         root=context.root,
         resource_type=context.resource_type,
-        row_index=f"({position} - 1)",
+        row_index=row_index,
         constants=context.constants,
         names=context.names,
     )
-    body = _compile_body(select, inner)
-    if body.row is not None:
-        element = _struct(body.columns, body.row)
-        rows = f"list_transform({collection}, lambda {item}, {position}: {element})"
-    else:
-        rows = f"flatten(list_transform({collection}, lambda {item}, {position}: {body.rows}))"
-    return _Rows(body.columns, None, rows)
+    return _compile_body(select, inner, plan, active)
 
 
 def _repeat(select: Select, context: PathContext) -> str:
@@ -215,65 +231,43 @@ def _repeat(select: Select, context: PathContext) -> str:
     )
 
 
-def _compile_body(select: Select, context: PathContext) -> _Rows:
-    own = [_compile_column(c, context) for c in select.columns]
-    parts = [
-        _Rows(tuple(c for c, _ in own), tuple(e for _, e in own)),
-        *(_compile_select(s, context) for s in select.selects),
-    ]
+def _compile_body(
+    select: Select, context: PathContext, plan: UnnestPlan, active: str | None
+) -> _Outputs:
+    outputs: _Outputs = []
+    for column in select.columns:
+        output, sql = _compile_column(column, context)
+        outputs.append((output, plan.compute(sql)))
+    for nested in select.selects:
+        outputs.extend(_compile_select(nested, context, plan, active))
     if select.union_all:
-        parts.append(_union(select, context))
-    return _product(parts)
+        outputs.extend(_union(select, context, plan, active))
+    return outputs
 
 
-def _union(select: Select, context: PathContext) -> _Rows:
-    branches = [_compile_select(s, context) for s in select.union_all]
-    names = [c.name for c in branches[0].columns]
-    for i, branch in enumerate(branches[1:], start=1):
-        other = [c.name for c in branch.columns]
+def _union(select: Select, context: PathContext, plan: UnnestPlan, active: str | None) -> _Outputs:
+    """One row per branch, each column read from the branch of its row."""
+    numbers = "[" + ", ".join(str(i) for i in range(len(select.union_all))) + "]"
+    if active is not None:
+        numbers = f"CASE WHEN {active} THEN {numbers} ELSE [CAST(NULL AS INTEGER)] END"
+    branch = plan.unnest(numbers)
+    branches: list[_Outputs] = []
+    for i, branch_select in enumerate(select.union_all):
+        condition = f"{branch} = {i}" if active is None else f"{active} AND {branch} = {i}"
+        branches.append(_compile_select(branch_select, context, plan, f"({condition})"))
+    names = [c.name for c, _ in branches[0]]
+    for i, outputs in enumerate(branches[1:], start=1):
+        other = [c.name for c, _ in outputs]
         if other != names:
             raise ViewDefinitionError(
                 f"{select.where}.unionAll[{i}] has columns {other}, but unionAll[0] has "
                 f"{names}: every branch must have the same columns in the same order"
             )
-    lists = ", ".join(b.as_list() for b in branches)
-    return _Rows(branches[0].columns, None, f"flatten([{lists}])")
-
-
-def _product(parts: Sequence[_Rows]) -> _Rows:
-    result = _Rows((), ())
-    for part in parts:
-        result = _cross(result, part)
-    return result
-
-
-def _cross(left: _Rows, right: _Rows) -> _Rows:
-    columns = left.columns + right.columns
-    if left.row is not None and right.row is not None:
-        return _Rows(columns, left.row + right.row)
-    if left.row is not None and not left.columns:
-        return right
-    if right.row is not None and not right.columns:
-        return left
-
-    def fields(rows: _Rows, name: str) -> list[str]:
-        if rows.row is not None:
-            return list(rows.row)
-        return [f"{name}.{quote_identifier(c.name)}" for c in rows.columns]
-
-    if left.row is not None:
-        struct = _struct(columns, [*fields(left, ""), *fields(right, "r_row")])
-        return _Rows(columns, None, f"list_transform({right.rows}, lambda r_row: {struct})")
-    if right.row is not None:
-        struct = _struct(columns, [*fields(left, "l_row"), *fields(right, "")])
-        return _Rows(columns, None, f"list_transform({left.rows}, lambda l_row: {struct})")
-    struct = _struct(columns, [*fields(left, "l_row"), *fields(right, "r_row")])
-    return _Rows(
-        columns,
-        None,
-        f"flatten(list_transform({left.rows}, lambda l_row: "
-        f"list_transform({right.rows}, lambda r_row: {struct})))",
-    )
+    merged: _Outputs = []
+    for k, (column, _) in enumerate(branches[0]):
+        cases = " ".join(f"WHEN {branch} = {i} THEN {b[k][1]}" for i, b in enumerate(branches))
+        merged.append((column, plan.compute(f"CASE {cases} END")))
+    return merged
 
 
 def _compile_column(column: Column, context: PathContext) -> tuple[ViewColumn, str]:

@@ -199,7 +199,8 @@ def _join(node: Call, context: path_sql.PathContext) -> Value:
 
 
 def _resource_key(node: Call, context: path_sql.PathContext) -> Value:
-    return scalar(f"({to_one(_target(node, context))} ->> 'id')", "string")
+    target = to_one(_target(node, context))
+    return scalar(f"({path_sql.field_of(target, 'id', context)} ->> '$')", "string")
 
 
 def _reference_key(node: Call, context: path_sql.PathContext) -> Value:

@@ -63,6 +63,24 @@ class LambdaNames:
         return f"{stem}{self.count}"
 
 
+@dataclass
+class RootFields:
+    """The members of the resource that paths read, each parsed out of the JSON once per row.
+
+    ``field(name)`` hands out the column that will hold the member ``name`` of the resource;
+    the query that fills those columns is built once every path is translated (see
+    :mod:`hygie.fhir.views.unnest_plan`), so the resource JSON is parsed once for all of them.
+    """
+
+    names: list[str] = field(default_factory=list)
+
+    def field(self, name: str) -> str:
+        """The column holding member ``name`` of the resource (JSON, NULL when absent)."""
+        if name not in self.names:
+            self.names.append(name)
+        return f"view_field{self.names.index(name) + 1}"
+
+
 @dataclass(frozen=True)
 class PathContext:
     """Where an expression is evaluated: the focus item, the resource, constants, row index."""
@@ -75,6 +93,8 @@ class PathContext:
     row_index: str = "0"
     constants: Mapping[str, Value] = field(default_factory=dict)
     names: LambdaNames = field(default_factory=LambdaNames)
+    root_fields: RootFields | None = None
+    """Where members of ``root`` are read from, when they are parsed once per row."""
 
     def with_focus(self, focus: str) -> PathContext:
         """The same context, focused on another item."""
@@ -153,10 +173,17 @@ def member_of(base: Value, name: str, context: PathContext, fhir_type: str | Non
     if base.shape == "scalar":
         return many(EMPTY_LIST)
     if base.shape == "one":
-        return many(as_list(json_field(base.sql, name)), fhir_type)
+        return many(as_list(field_of(base.sql, name, context)), fhir_type)
     item = context.names.fresh()
     children = as_list(json_field(item, name))
     return many(f"flatten(list_transform({base.sql}, lambda {item}: {children}))", fhir_type)
+
+
+def field_of(item: str, name: str, context: PathContext) -> str:
+    """The JSON value of field ``name`` of ``item`` (one JSON value), NULL when absent."""
+    if item == context.root and context.root_fields is not None:
+        return context.root_fields.field(name)
+    return json_field(item, name)
 
 
 def _index(node: Index, context: PathContext) -> Value:

@@ -102,6 +102,11 @@ def json_field(item: str, name: str) -> str:
     return f"json_extract({item}, {quote('$.' + _json_path_key(name))})"
 
 
+def json_member_path(name: str) -> str:
+    """The SQL literal of the JSON path of member ``name``, such as ``'$."gender"'``."""
+    return quote("$." + _json_path_key(name))
+
+
 def _json_path_key(name: str) -> str:
     return '"' + name.replace('"', '\\"') + '"'
 
