@@ -71,6 +71,8 @@ class OmopBuildSummary:
     """Resources staged from the source: those of the persons in scope, and shared ones."""
     seconds: float = 0.0
     tables: list[TableBuild] = field(default_factory=list)
+    unchanged: bool = False
+    """True when the source had not changed since the last build: nothing was touched."""
 
     def rows(self, table: str) -> int:
         """Rows of ``table`` after the build."""
@@ -177,6 +179,13 @@ def build_omop(
     try:
         _run_file(engine, "build/00_functions.sql")
         engine.execute(_source_view_sql(source))
+        fingerprint = _source_fingerprint(engine)
+        if not full and fingerprint == _last_fingerprint(engine, source):
+            # Nothing was added, changed or removed since the last build of this source.
+            engine.execute("COMMIT")
+            return OmopBuildSummary(
+                source, False, 0, 0, seconds=time.perf_counter() - started, unchanged=True
+            )
         full = _stage_source(engine, full)
         resources = int(engine.fetchall("SELECT count(*) FROM omop_source")[0][0])
         staged = TableBuild("stage_source", resources, time.perf_counter() - started)
@@ -198,9 +207,9 @@ def build_omop(
         engine.execute("INSERT INTO omop.hygie_build_state SELECT * FROM stg_source_state")
         engine.execute(
             "INSERT INTO omop.hygie_build_log "
-            "SELECT coalesce(max(build_id), 0) + 1, now()::TIMESTAMP, ?, ?, ? "
+            "SELECT coalesce(max(build_id), 0) + 1, now()::TIMESTAMP, ?, ?, ?, ? "
             "FROM omop.hygie_build_log",
-            [source, full, persons],
+            [source, full, persons, fingerprint],
         )
         engine.execute("COMMIT")
     except Exception:
@@ -208,6 +217,20 @@ def build_omop(
         raise
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _source_fingerprint(engine: Engine) -> str:
+    statements = read_statements(SQL_DIR / "source_fingerprint.sql")
+    return str(engine.fetchall(statements[0])[0][0])
+
+
+def _last_fingerprint(engine: Engine, source: str) -> str | None:
+    rows = engine.fetchall(
+        "SELECT source_fingerprint FROM omop.hygie_build_log WHERE source_relation = ? "
+        "ORDER BY build_id DESC LIMIT 1",
+        [source],
+    )
+    return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
 
 def _table_rows(engine: Engine, step: str) -> int:

@@ -117,6 +117,13 @@ def test_incremental_build_after_new_ingestion_equals_full_rebuild(
         build_omop(engine, full=True)
         assert table_rows(engine) == incremental
 
+        log = "SELECT count(*) FROM omop.hygie_build_log"
+        builds = count(engine, log)
+        again = build_omop(engine)  # nothing changed since the last build
+        assert again.unchanged and again.persons_rebuilt == 0 and not again.tables
+        assert table_rows(engine) == incremental
+        assert count(engine, log) == builds  # no build recorded: nothing was touched
+
 
 @pytest.mark.parametrize("source", ["resource; DROP TABLE x", "1resource"])
 def test_source_must_be_a_relation_name(warehouse: Warehouse, source: str) -> None:

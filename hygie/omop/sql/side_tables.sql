@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS omop.hygie_build_log (
     started_at TIMESTAMP NOT NULL,
     source_relation VARCHAR NOT NULL,
     full_build BOOLEAN NOT NULL,
-    persons_rebuilt BIGINT NOT NULL
+    persons_rebuilt BIGINT NOT NULL,
+    source_fingerprint VARCHAR
 );
 
 -- FHIR code system URI -> OMOP vocabulary_id (data file vocabulary_systems.csv).
