@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hygie.errors import InputError
+from hygie.omop.build import build_omop
 from hygie.privacy.commands import objection_add, objection_list, objection_remove
 from hygie.privacy.keys import load_key
 from hygie.privacy.pseudonyms import Pseudonymizer
@@ -28,6 +29,9 @@ def test_an_objection_removes_the_patient_at_the_next_build(own_zone: Zone) -> N
     before_total = research_count(own_zone, "SELECT count(*) FROM research.resource")
     before_own = research_count(own_zone, own_resources)
     assert before_own > 5
+    with own_zone.warehouse.writing() as engine:
+        build_omop(engine, source="research.resource", full=True)
+        persons_before = engine.fetchall("SELECT count(*) FROM omop.person")[0][0]
 
     objection_add(own_zone.warehouse, f"Patient/{patient['id']}", "dpo", "refus oral")
     summary = build_research_zone(
@@ -42,6 +46,16 @@ def test_an_objection_removes_the_patient_at_the_next_build(own_zone: Zone) -> N
         research_count(own_zone, "SELECT count(*) FROM research.resource")
         == before_total - before_own
     )
+    # The OMOP tables built from the research zone follow at their next (incremental) build.
+    with own_zone.warehouse.writing() as engine:
+        build_omop(engine, source="research.resource")
+        persons = engine.fetchall("SELECT person_source_value FROM omop.person")
+        derived = engine.fetchall(
+            "SELECT count(*) FROM omop.hygie_lineage WHERE resource_id = ?", [pseudonym]
+        )[0][0]
+    assert len(persons) == persons_before - 1
+    assert (pseudonym,) not in persons
+    assert derived == 0
 
 
 def test_an_objection_by_identifier_matches_the_patient(own_zone: Zone) -> None:
