@@ -33,6 +33,8 @@ DELETED_SHA = "deleted"
 RAW_DIRECTORY = "raw"
 CARE_DIRECTORY = "care"
 TMP_DIRECTORY = "tmp"
+CARE_ROW_GROUP = 2048
+"""Rows per row group of the care files (see _write_care_file)."""
 
 RAW_COLUMNS = ("seq", "sha256", "source", "line_no", "byte_offset", "format", "size_bytes")
 RAW_TYPES = (pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64())
@@ -431,7 +433,16 @@ class BatchWriter:
         if content.num_rows:
             path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(content, path, compression="zstd", compression_level=1)
+            # Sorted by type and id in small row groups: the row-group statistics then let a
+            # query on one type, or one id, skip the rest of the file.
+            content = content.sort_by([("resource_type", "ascending"), ("id", "ascending")])
+            pq.write_table(
+                content,
+                path,
+                compression="zstd",
+                compression_level=1,
+                row_group_size=CARE_ROW_GROUP,
+            )
         return name
 
     def _write_raw_file(self, raw: pa.Table, new_raw: pa.Table, name: str) -> None:
