@@ -116,3 +116,17 @@ def test_demo_builds_a_warehouse_and_shows_it(tmp_path: Path) -> None:
     assert "Resources by type" in result.stdout
     assert "0 quarantined" in result.stdout
     assert (tmp_path / "warehouse" / "hygie.duckdb").is_file()
+
+
+def test_csv_extracts_are_ingested_with_a_mapping(tmp_path: Path) -> None:
+    warehouse = str(tmp_path / "wh")
+    extract = Path(__file__).parent / "data" / "csv" / "lab-results.csv"
+    refused = hygie("-w", warehouse, "ingest", str(extract))
+    assert refused.returncode == 2
+    assert "--mapping" in refused.stderr
+
+    done = hygie("-w", warehouse, "ingest", str(extract), "--mapping", "lab-results", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["quarantined"] == 0
+    assert summary["by_type"]["Observation"]["created"] > 0

@@ -133,7 +133,16 @@ def ingest(
     format: Annotated[
         str | None,
         typer.Option(
-            "--format", help="Force the input format (hl7v2, cda, fhir-ndjson, fhir-json)."
+            "--format",
+            help="Force the input format (hl7v2, cda, dicom, fhir-ndjson, fhir-json, csv).",
+        ),
+    ] = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--mapping",
+            help="CSV only: a YAML mapping file, or a shipped one (lab-results, "
+            "pharmacy-dispensing).",
         ),
     ] = None,
     strict: Annotated[
@@ -144,10 +153,11 @@ def ingest(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest FHIR R4 (NDJSON, Bundles, resources), HL7 v2 messages and CDA R2 documents.
+    """Ingest FHIR R4 (NDJSON, Bundles, resources), HL7 v2, CDA R2, DICOM headers, CSV extracts.
 
     Formats are recognised by content; directories are searched for .ndjson[.gz], .json[.gz],
-    .hl7, .er7 and .xml files.
+    .hl7, .er7, .xml and .dcm files. CSV extracts need --mapping (a YAML file that says how
+    columns become FHIR; see docs/connectors.md).
 
     Every item is kept as received in the raw zone; valid resources enter the care zone with
     version history; invalid ones go to quarantine with the reason (see [bold]hygie quarantine[/bold]).
@@ -158,6 +168,18 @@ def ingest(
 
     if batch_size is not None:
         state.settings = state.settings.with_overrides(batch_size=batch_size)
+    source = None
+    if mapping is not None or format == "csv":
+        from hygie.sources.csv import CsvMappingSource
+        from hygie.sources.mappings import shipped_mapping
+
+        if mapping is None:
+            raise InputError("CSV extracts need a mapping: add --mapping FILE.yaml")
+        if format not in (None, "csv"):
+            raise InputError(f"--mapping is for CSV extracts, not --format {format}")
+        mapping_path = Path(mapping) if Path(mapping).is_file() else shipped_mapping(mapping)
+        source = CsvMappingSource(mapping_path)
+        format = None
     warehouse = open_warehouse()
     total = sum(p.stat().st_size for p in expand_paths(paths))
     with byte_progress("ingesting", total, enabled=not as_json) as progress:
@@ -166,7 +188,7 @@ def ingest(
         def advance(done: int, items: int) -> None:
             progress.update(task, completed=min(done, total), items=f"{items:,}")
 
-        report = run_ingest(warehouse, paths, format=format, progress=advance)
+        report = run_ingest(warehouse, paths, format=format, source=source, progress=advance)
         progress.update(task, completed=total)
     summary = report.summary()
     if as_json:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from hygie.sources.base import Source
 from hygie.sources.cda import CdaSource
+from hygie.sources.dicom import DicomSource
 from hygie.sources.fhir import FhirJsonSource, FhirNdjsonSource
 from hygie.sources.hl7v2 import Hl7v2Source
 
 SOURCES: dict[str, Source] = {
     "hl7v2": Hl7v2Source(),
     "cda": CdaSource(),
+    "dicom": DicomSource(),
     "fhir-ndjson": FhirNdjsonSource(),
     "fhir-json": FhirJsonSource(),
 }

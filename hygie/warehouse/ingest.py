@@ -35,7 +35,9 @@ from hygie.warehouse.sql import load_statements
 from hygie.warehouse.store import Batch, BatchWriter, RunCounts
 from hygie.warehouse.warehouse import Warehouse
 
-DATA_SUFFIXES = (".ndjson", ".json", ".ndjson.gz", ".json.gz", ".hl7", ".er7", ".xml")
+DATA_SUFFIXES = (
+    ".ndjson", ".json", ".ndjson.gz", ".json.gz", ".hl7", ".er7", ".xml", ".dcm", ".dicom",
+)  # fmt: skip
 """What a directory walk picks up; other files (e.g. .jsonl side files) are taken only by name."""
 MAX_DEFERRED_BYTES = 256 * 1024 * 1024
 """Items waiting for a retry are held in memory up to this size; beyond, they are quarantined."""
@@ -134,6 +136,11 @@ def choose_source(path: Path, requested: str | None) -> Source:
         if requested not in SOURCES:
             raise InputError(f"unknown format {requested!r} (known: {', '.join(SOURCES)})")
         return SOURCES[requested]
+    if path.name.lower().endswith((".csv", ".tsv")):
+        raise InputError(
+            f"{path}: CSV extracts need a mapping that says how columns become FHIR: "
+            "add --mapping FILE.yaml (see docs/connectors.md)"
+        )
     head = read_head(path)
     for source in SOURCES.values():
         if source.sniff(path, head):
@@ -192,12 +199,17 @@ def ingest(
     paths: Iterable[str],
     *,
     format: str | None = None,
+    source: Source | None = None,
     progress: ProgressHook | None = None,
     command: str = "ingest",
 ) -> IngestReport:
-    """Ingest ``paths`` into ``warehouse`` and return the run report."""
+    """Ingest ``paths`` into ``warehouse`` and return the run report.
+
+    ``source`` reads every file with that format object (e.g. a CSV source built from its
+    mapping); otherwise ``format`` names a registered format, else each file's content decides.
+    """
     files = expand_paths(paths)
-    sources = {path: choose_source(path, format) for path in files}
+    sources = {path: source or choose_source(path, format) for path in files}
     streams: list[Stream] = [
         (str(path), sources[path], _lazy_read(sources[path], path)) for path in files
     ]

@@ -81,3 +81,34 @@ def test_broken_messages_are_refused_with_a_reason(text: str, reason: str) -> No
     with pytest.raises(MessageError) as refused:
         parse_message(text.encode())
     assert refused.value.reason == reason
+
+
+def test_lines_split_on_cr_lf_and_crlf_even_across_read_blocks() -> None:
+    import io
+
+    from hygie.sources.hl7v2.source import _lines
+
+    for shift in range(-2, 3):
+        pad = b"A" * ((1 << 20) - 1 + shift)  # a CRLF around the 1 MiB block boundary
+        data = pad + b"\r\nMSH|x\r\nB\rC\nD"
+        lines = list(_lines(io.BytesIO(data)))
+        assert [line for _offset, line in lines] == [
+            pad + b"\r\n",
+            b"MSH|x\r\n",
+            b"B\r",
+            b"C\n",
+            b"D",
+        ]
+        assert all(data[offset : offset + len(line)] == line for offset, line in lines)
+
+
+@given(st.text(max_size=40), st.lists(st.text(max_size=20), max_size=4))
+def test_derived_ids_are_the_rfc4122_name_based_uuid5_of_the_keys(
+    resource_type: str, keys: list[str]
+) -> None:
+    import uuid
+
+    from hygie.sources.hl7v2.datatypes import ID_NAMESPACE, derived_id
+
+    expected = uuid.uuid5(ID_NAMESPACE, "\x1f".join((resource_type, *keys)))
+    assert derived_id(resource_type, *keys) == str(expected)

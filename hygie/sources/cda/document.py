@@ -140,17 +140,63 @@ def concept(element: Element | None) -> Json | None:
 
 
 def human_name(element: Element | None) -> Json | None:
+    """The name's first (or only) HumanName; see :func:`human_names`."""
+    names = human_names(element)
+    return names[0] if names else None
+
+
+def human_names(element: Element | None) -> list[Json]:
+    """A PN as HumanNames: one, or two when parts carry the CL (used name) qualifier.
+
+    CI-SIS identity names (ANS, volet "Identifiants et données de santé", INS rules) hold in one
+    ``name`` the birth name (family BR, the list of birth first names unqualified, the first one
+    again with BR) and the used name (family/given CL): the birth name is the official one.
+    """
     if element is None:
-        return None
+        return []
+    parts = [(p, p.get("qualifier", "")) for p in element if isinstance(p.tag, str)]
+    used = [(p, q) for p, q in parts if "CL" in q.split()]
+    birth = [(p, q) for p, q in parts if "CL" not in q.split()]
+    if used and birth:
+        # The unqualified given holds all birth first names; the BR one repeats the first.
+        if any(_local(p) == "given" and not q for p, q in birth):
+            birth = [(p, q) for p, q in birth if not (_local(p) == "given" and "BR" in q.split())]
+        return [n for n in (_name_of(birth, "official"), _name_of(used, "usual")) if n]
+    name = _name_of(parts, NAME_USE.get(element.get("use", "")))
+    if name is None and (element.text or "").strip():
+        name = {"text": element.text.strip()}
+    return [name] if name else []
+
+
+NAME_USE = {"L": "official", "C": "old", "P": "nickname", "A": "anonymous", "ASGN": "usual",
+            "BR": "old"}  # fmt: skip
+"""EN/@use (HL7 v3 EntityNameUse) → HumanName.use."""
+
+
+def _local(element: Element) -> str:
+    return str(element.tag).rsplit("}", 1)[-1]
+
+
+def _name_of(parts: list[tuple[Element, str]], use: str | None) -> Json | None:
     name: Json = {}
-    family = (element.findtext("v3:family", namespaces=NS) or "").strip()
-    given = [g.text.strip() for g in element.findall("v3:given", NS) if g.text and g.text.strip()]
+    family = " ".join((p.text or "").strip() for p, _q in parts
+                      if _local(p) == "family" and (p.text or "").strip())  # fmt: skip
+    given = [(p.text or "").strip() for p, _q in parts
+             if _local(p) == "given" and (p.text or "").strip()]  # fmt: skip
+    prefix = [(p.text or "").strip() for p, _q in parts
+              if _local(p) == "prefix" and (p.text or "").strip()]  # fmt: skip
+    suffix = [(p.text or "").strip() for p, _q in parts
+              if _local(p) == "suffix" and (p.text or "").strip()]  # fmt: skip
     if family:
         name["family"] = family
     if given:
         name["given"] = given
-    if not name and (element.text or "").strip():
-        name["text"] = element.text.strip()
+    if prefix:
+        name["prefix"] = prefix
+    if suffix:
+        name["suffix"] = suffix
+    if name and use:
+        name["use"] = use
     return name or None
 
 
@@ -188,7 +234,7 @@ def map_header(doc: DocumentMap) -> Json:
     }
     person = role.find("v3:patient", NS)
     if person is not None:
-        names = [n for n in (human_name(x) for x in person.findall("v3:name", NS)) if n]
+        names = [n for x in person.findall("v3:name", NS) for n in human_names(x)]
         if names:
             patient["name"] = names
         gender = person.find("v3:administrativeGenderCode", NS)
@@ -201,6 +247,13 @@ def map_header(doc: DocumentMap) -> Json:
     for addr in role.findall("v3:addr", NS):
         address: Json = {}
         lines = [x.text.strip() for x in addr.findall("v3:streetAddressLine", NS) if x.text]
+        if not lines:
+            # CI-SIS addresses are in parts: houseNumber, streetName, then unitID etc.
+            street = " ".join((addr.findtext(f"v3:{tag}", namespaces=NS) or "").strip()
+                              for tag in ("houseNumber", "streetName")).strip()  # fmt: skip
+            extra = [(addr.findtext(f"v3:{tag}", namespaces=NS) or "").strip()
+                     for tag in ("additionalLocator", "unitID", "postBox")]  # fmt: skip
+            lines = [line for line in (street, *extra) if line]
         if lines:
             address["line"] = lines
         for key, tag in (("city", "city"), ("postalCode", "postalCode"), ("country", "country")):
@@ -225,10 +278,11 @@ def map_header(doc: DocumentMap) -> Json:
             "resourceType": "Encounter",
             "id": derived_id("Encounter", key),
             "status": "finished",
+            # Encounter.class is required; a header that does not say it gives "unknown".
             "class": {
-                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                "code": "AMB",
-                "display": "ambulatory",
+                "system": "http://terminology.hl7.org/CodeSystem/v3-NullFlavor",
+                "code": "UNK",
+                "display": "unknown",
             },
             "subject": {"reference": doc.patient_reference},
         }

@@ -54,6 +54,7 @@ def _entry_acts(section: Element, kind: str) -> list[Element]:
         "Condition": "v3:act/v3:entryRelationship/v3:observation",
         "AllergyIntolerance": "v3:act/v3:entryRelationship/v3:observation",
         "MedicationStatement": "v3:substanceAdministration",
+        "DischargeMedication": "v3:act/v3:entryRelationship/v3:substanceAdministration",
         "Immunization": "v3:substanceAdministration",
         "Procedure": "v3:procedure",
     }
@@ -62,7 +63,30 @@ def _entry_acts(section: Element, kind: str) -> list[Element]:
         found.extend(entry.findall(tags[kind], NS))
         if kind == "Condition":
             found.extend(entry.findall("v3:observation", NS))
+        elif kind == "MedicationStatement":
+            # C-CDA Discharge Medication (2.16.840.1.113883.10.20.22.4.35) wraps the activity.
+            found.extend(entry.findall(tags["DischargeMedication"], NS))
+    if kind in ("Condition", "AllergyIntolerance"):
+        # A concern act also holds severity, reaction and status observations: not entries.
+        found = [o for o in found if _code_of(o) not in NOT_A_CONCERN
+                 and not {t.get("root") for t in o.findall("v3:templateId", NS)} & SUPPORTING]  # fmt: skip
     return found
+
+
+def _code_of(element: Element) -> str:
+    code = element.find("v3:code", NS)
+    return code.get("code", "") if code is not None else ""
+
+
+NOT_A_CONCERN = frozenset({"SEV", "33999-4"})
+"""Observation codes of severity (ActCode SEV) and status (LOINC 33999-4) in a concern act."""
+SUPPORTING = frozenset({
+    "2.16.840.1.113883.10.20.22.4.8",   # Severity Observation
+    "2.16.840.1.113883.10.20.22.4.9",   # Reaction Observation
+    "2.16.840.1.113883.10.20.22.4.28",  # Allergy Status Observation
+    "2.16.840.1.113883.10.20.22.4.6",   # Problem Status
+})  # fmt: skip
+"""C-CDA R2.1 entry templates that qualify an allergy or problem rather than state one."""
 
 
 def _subject(doc: DocumentMap, resource: Json, key: str = "subject") -> Json:

@@ -37,6 +37,7 @@ from hygie.sources.hl7v2.parser import Composite, Message, Segment
 
 PREFERRED_PATIENT_TYPES = ("PI", "MR", "PT", "PN", "AN")
 BIRTH_PLACE = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace"
+MOTHERS_MAIDEN_NAME = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
 GENDER = {"M": "male", "F": "female", "O": "other", "U": "unknown", "A": "other", "N": "unknown"}
 """PID-8 administrative sex (table 0001) → Patient.gender (v2-to-FHIR table-hl70001)."""
 
@@ -51,20 +52,32 @@ class MessageContext:
     resources: list[Json] = field(default_factory=list)
     patient_reference: str | None = None
     encounter_reference: str | None = None
+    positions: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(resourceType, id) → index in ``resources``."""
+    stamps: dict[str, str] = field(default_factory=dict)
+    """HL7 date/times already read in this message → their FHIR form."""
 
     def dtm(self, segment: Segment, number: int, comp: int = 1) -> str | None:
         """Field ``number`` (component ``comp``) of ``segment`` as a FHIR dateTime."""
-        return parse_dtm(segment.value(number, comp), segment.where(number, comp), self.zone)
+        text = segment.value(number, comp)
+        if not text:
+            return None
+        # The same stamps come back in every OBX of a message: read each once.
+        known = self.stamps.get(text)
+        if known is None:
+            known = parse_dtm(text, segment.where(number, comp), self.zone) or ""
+            self.stamps[text] = known
+        return known or None
 
     def add(self, resource: Json) -> Json:
         """Keep ``resource`` (once per type and id: a later one with the same id wins)."""
-        for index, existing in enumerate(self.resources):
-            if existing["resourceType"] == resource["resourceType"] and (
-                existing["id"] == resource["id"]
-            ):
-                self.resources[index] = resource
-                return resource
-        self.resources.append(resource)
+        key = (resource["resourceType"], resource["id"])
+        index = self.positions.get(key)
+        if index is None:
+            self.positions[key] = len(self.resources)
+            self.resources.append(resource)
+        else:
+            self.resources[index] = resource
         return resource
 
     def subject(self) -> Json:
@@ -123,10 +136,15 @@ def patient_from_pid(ctx: MessageContext, pid: Segment) -> Json:
         "identifier": identifiers,
     }
     names = [n for n in (xpn_name(x) for x in pid.repetitions(5)) if n]
-    names += [{**n, "use": "maiden"} for n in (xpn_name(x) for x in pid.repetitions(6)) if n]
     if names:
         patient["name"] = names
-    telecom = [c for c in (xtn_contact(x) for x in pid.repetitions(13) + pid.repetitions(14)) if c]
+    # PID-6 is the mother's maiden name, not a name of the patient (FHIR extension
+    # patient-mothersMaidenName, whose v2 mapping is PID-6).
+    mother = pid.field(6).sub(1, 1)
+    if mother:
+        patient["extension"] = [{"url": MOTHERS_MAIDEN_NAME, "valueString": mother}]
+    telecom = [c for c in (xtn_contact(x, "home") for x in pid.repetitions(13)) if c]
+    telecom += [c for c in (xtn_contact(x, "work") for x in pid.repetitions(14)) if c]
     if telecom:
         patient["telecom"] = telecom
     gender = GENDER.get(pid.value(8))

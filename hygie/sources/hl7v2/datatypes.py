@@ -8,8 +8,10 @@ Follows the v2-to-FHIR IG data type maps
 from __future__ import annotations
 
 import csv
+import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from importlib import resources
@@ -20,6 +22,8 @@ from hygie.sources.hl7v2.parser import Composite, Segment
 
 ID_NAMESPACE = uuid.UUID("0b6f1d8e-4f3c-5a7e-9d2b-6c1e8a4f7b30")
 """Namespace of the ids derived from HL7 v2 business keys."""
+NAMESPACE_BYTES = ID_NAMESPACE.bytes
+VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 LOCAL_SYSTEM = "urn:hygie:hl7v2:"
 """Prefix of the systems of identifiers whose assigning authority has no universal id."""
 V2_TABLE = "http://terminology.hl7.org/CodeSystem/v2-"
@@ -29,6 +33,8 @@ DTM = re.compile(
     r"(?:\.(?P<frac>\d{1,4}))?(?P<tz>[+-]\d{4})?"
 )
 Json = dict[str, Any]
+TABLE_CODE = re.compile(r"[A-Za-z0-9._/+-]{1,20}")
+"""What a code of an HL7 table looks like (free text is not one)."""
 
 
 class MappingError(ValueError):
@@ -64,10 +70,18 @@ def status_map(table_number: str) -> dict[str, str]:
 
 
 def derived_id(resource_type: str, *key: str) -> str:
-    """A deterministic id from business keys: the same keys always give the same id."""
-    return str(uuid.uuid5(ID_NAMESPACE, "\x1f".join((resource_type, *key))))
+    """A deterministic id from business keys: the same keys always give the same id.
+
+    It is ``uuid.uuid5(ID_NAMESPACE, "\\x1f".join((resource_type, *key)))`` (RFC 4122 name-based,
+    SHA-1), written out directly: it is called for every resource made.
+    """
+    name = "\x1f".join((resource_type, *key)).encode("utf-8")
+    h = hashlib.sha1(NAMESPACE_BYTES + name).hexdigest()
+    # Version 5 in the 13th hex digit, the RFC 4122 variant (10xx) in the 17th.
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
+@cache
 def system_for(coding_system: str) -> str | None:
     """The FHIR URI of a v2 coding system name (table 0396), or None when unknown."""
     if not coding_system:
@@ -227,18 +241,17 @@ ADDRESS_USE = {"H": "home", "B": "work", "O": "work", "C": "temp", "M": "home", 
 def xad_address(xad: Composite) -> Json | None:
     """XAD → Address (birth place addresses, type BDL/BR, are returned with use 'birth')."""
     address: Json = {}
-    lines = [line for line in (xad.sub(1, 1), xad.comp(2)) if line]
+    lines = [line.strip() for line in (xad.sub(1, 1), xad.sub(2, 1)) if line.strip()]
     if lines:
         address["line"] = lines
-    for key, comp in (
-        ("city", 3),
-        ("state", 4),
-        ("postalCode", 5),
-        ("country", 6),
-        ("district", 9),
-    ):
-        if xad.comp(comp):
-            address[key] = xad.comp(comp)
+    for key, comp in (("city", 3), ("state", 4), ("postalCode", 5), ("country", 6)):
+        value = xad.sub(comp, 1).strip()
+        if value:
+            address[key] = value
+    # XAD.9 county is a CWE: its code, else its text (subcomponents of the component).
+    district = next((part.strip() for part in xad.subs(9)[:2] if part.strip()), "")
+    if district:
+        address["district"] = district
     kind = xad.comp(7)
     if kind in ("BDL", "BR", "N"):
         return {"_birth": True, **address} if address else None
@@ -254,8 +267,12 @@ TELECOM_USE = {"PRN": "home", "ORN": "home", "WPN": "work", "VHN": "temp", "EMR"
                "NET": "home", "BPN": "work"}  # fmt: skip
 
 
-def xtn_contact(xtn: Composite) -> Json | None:
-    """XTN → ContactPoint (email from XTN.4, phone from XTN.12 or XTN.1)."""
+def xtn_contact(xtn: Composite, default_use: str | None = None) -> Json | None:
+    """XTN → ContactPoint (email from XTN.4, phone from XTN.12 or XTN.1).
+
+    ``default_use`` applies when XTN.2 says nothing: PID-13 is the home number, PID-14 the
+    business one (v2-to-FHIR PID → Patient map).
+    """
     equipment = xtn.comp(3)
     if xtn.comp(2) == "NET" or equipment in ("Internet", "X.400"):
         value = xtn.comp(4) or xtn.comp(1)
@@ -268,7 +285,7 @@ def xtn_contact(xtn: Composite) -> Json | None:
     if not value:
         return None
     contact: Json = {"system": system, "value": value}
-    use = "mobile" if equipment == "CP" else TELECOM_USE.get(xtn.comp(2))
+    use = "mobile" if equipment == "CP" else TELECOM_USE.get(xtn.comp(2), default_use)
     if use:
         contact["use"] = use
     return contact
@@ -279,20 +296,24 @@ def xtn_contact(xtn: Composite) -> Json | None:
 
 def cwe_concept(cwe: Composite) -> Json | None:
     """CWE/CE → CodeableConcept (primary and alternate codings, original text)."""
+    values = cwe.values()
+    count = len(values)
+    if count < 9:
+        values = values + [""] * (9 - count)
     codings = []
-    for code_at, display_at, system_at in ((1, 2, 3), (4, 5, 6)):
-        code = cwe.comp(code_at)
+    for code_at, display_at, system_at in ((0, 1, 2), (3, 4, 5)):
+        code = values[code_at]
         if not code:
             continue
         coding: Json = {}
-        system = system_for(cwe.comp(system_at))
+        system = system_for(values[system_at])
         if system is not None:
             coding["system"] = system
         coding["code"] = code
-        if cwe.comp(display_at):
-            coding["display"] = cwe.comp(display_at)
+        if values[display_at]:
+            coding["display"] = values[display_at]
         codings.append(coding)
-    text = cwe.comp(9) or (cwe.comp(2) if not codings else "")
+    text = values[8] or (values[1] if not codings else "")
     if not codings and not text:
         return None
     concept: Json = {}
@@ -307,6 +328,9 @@ def table_concept(code: str, table_number: str, display: str = "") -> Json | Non
     """A code of an HL7 table as a CodeableConcept in the v2 table's code system."""
     if not code:
         return None
+    if not TABLE_CODE.fullmatch(code):
+        # Free text sent where a table code belongs is kept as text, not as a made-up code.
+        return {"text": code}
     coding: Json = {"system": V2_TABLE + table_number, "code": code}
     if display:
         coding["display"] = display
@@ -341,16 +365,27 @@ def location_display(pl: Composite) -> str:
     return " ".join(p for p in parts if p)
 
 
-def quantity(value: str, unit: Composite | None, where: str) -> Json:
+Where = str | Callable[[], str]
+"""A position for error messages, or a function giving it (built only when an error is raised)."""
+
+
+def _at(where: Where) -> str:
+    return where if isinstance(where, str) else where()
+
+
+def quantity(value: str, unit: Composite | None, where: Where) -> Json:
     """A number and an OBX-6 unit → Quantity, the unit coded in UCUM when known."""
     number = numeric(value, where)
     result: Json = {"value": number}
-    if unit is None or not (unit.comp(1) or unit.comp(2)):
+    if unit is None:
         return result
-    raw_unit = unit.comp(1) or unit.comp(2)
+    units = unit.values()
+    raw_unit = (units[0] if units else "") or (units[1] if len(units) > 1 else "")
+    if not raw_unit:
+        return result
     result["unit"] = raw_unit
-    ucum = lookup("ucum_units", "v2_unit", "ucum").get(raw_unit)
-    if ucum is None and unit.comp(3).upper() == "UCUM":
+    ucum = ucum_units().get(raw_unit)
+    if ucum is None and len(units) > 2 and units[2].upper() == "UCUM":
         ucum = raw_unit
     if ucum is not None:
         result["system"] = "http://unitsofmeasure.org"
@@ -358,15 +393,29 @@ def quantity(value: str, unit: Composite | None, where: str) -> Json:
     return result
 
 
-def numeric(value: str, where: str) -> int | float:
+@cache
+def ucum_units() -> dict[str, str]:
+    """OBX-6 unit as sent → its UCUM code (``tables/ucum_units.csv``)."""
+    return lookup("ucum_units", "v2_unit", "ucum")
+
+
+def numeric(value: str, where: Where) -> int | float:
     """A v2 NM as a JSON number (integers stay integers)."""
     text = value.strip()
+    if text.isdigit():
+        return int(text)
     try:
-        if re.fullmatch(r"[+-]?\d+", text):
+        if INTEGER.fullmatch(text):
             return int(text)
+        if DECIMAL.fullmatch(text) is None:
+            raise ValueError(text)
         return float(text)
     except ValueError:
-        raise MappingError("invalid-number", f"{where}: {value!r} is not a number") from None
+        raise MappingError("invalid-number", f"{_at(where)}: {value!r} is not a number") from None
+
+
+INTEGER = re.compile(r"[+-]?\d+")
+DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def segment_reference(segment: Segment) -> str:

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
+SEEN_NAMES: set[str] = set()
+"""Segment names already checked against SEGMENT_NAME (a bounded set)."""
 SEGMENT_SPLIT = re.compile(r"\r\n|\r|\n")
 MLLP_START = b"\x0b"
 MLLP_END = b"\x1c"
@@ -62,17 +65,27 @@ class Segment:
     """One segment: its name and its raw (still escaped) fields.
 
     Field numbers follow the standard: ``seg.raw(3)`` is PID-3. For MSH, ``raw(1)`` is the field
-    separator and ``raw(2)`` the encoding characters, as in the standard's numbering.
+    separator and ``raw(2)`` the encoding characters, as in the standard's numbering. Fields are
+    split into repetitions once, when first asked for, and kept.
     """
 
-    __slots__ = ("encoding", "fields", "index", "name")
+    __slots__ = ("_reps", "_special", "encoding", "fields", "index", "name")
 
-    def __init__(self, name: str, fields: list[str], encoding: Encoding, index: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        fields: list[str],
+        encoding: Encoding,
+        index: int,
+        special: re.Pattern[str] | None = None,
+    ) -> None:
         self.name = name
         self.fields = fields
         self.encoding = encoding
         self.index = index
         """Position of the segment in its message, 1-based (MSH is 1)."""
+        self._reps: dict[int, list[Composite]] = {}
+        self._special = special or special_characters(encoding)
 
     def raw(self, number: int) -> str:
         """The raw text of field ``number`` ('' when absent)."""
@@ -81,20 +94,35 @@ class Segment:
 
     def repetitions(self, number: int) -> list[Composite]:
         """The repetitions of field ``number`` (empty list when the field is empty)."""
-        text = self.raw(number)
+        found = self._reps.get(number)
+        if found is not None:
+            return found
+        fields = self.fields
+        text = fields[number] if number < len(fields) else ""
         if not text:
-            return []
-        if self.name == "MSH" and number in (1, 2):
-            return [Composite(text, self.encoding, literal=True)]
-        return [Composite(part, self.encoding) for part in text.split(self.encoding.repetition)]
+            found = []
+        elif self.name == "MSH" and number in (1, 2):
+            found = [Composite(text, self.encoding, literal=True)]
+        else:
+            encoding = self.encoding
+            found = [Composite(part, encoding) for part in text.split(encoding.repetition)]
+        self._reps[number] = found
+        return found
 
     def field(self, number: int) -> Composite:
         """The first repetition of field ``number``."""
-        reps = self.repetitions(number)
+        reps = self._reps.get(number) or self.repetitions(number)
         return reps[0] if reps else Composite("", self.encoding)
 
     def value(self, number: int, comp: int = 1, sub: int = 1) -> str:
         """Unescaped text of component ``comp`` (subcomponent ``sub``) of field ``number``."""
+        fields = self.fields
+        text = fields[number] if number < len(fields) else ""
+        if not text:
+            return ""
+        if self._special.search(text) is None and not (self.name == "MSH" and number < 3):
+            # A plain value (most fields): no component, repetition, escape to look at.
+            return text if comp == 1 and sub == 1 else ""
         return self.field(number).sub(comp, sub)
 
     def where(self, number: int, comp: int | None = None) -> str:
@@ -103,16 +131,32 @@ class Segment:
         return f"{path} (segment {self.index})"
 
 
-class Composite:
-    """One repetition of a field, split into components on demand."""
+@cache
+def _encoding(delimiters: str) -> tuple[Encoding, re.Pattern[str]]:
+    """The Encoding of MSH-1 + MSH-2 (``|^~\\&``), and its special characters (kept: messages
+    of one feed all declare the same)."""
+    encoding = Encoding(*delimiters[:5])
+    return encoding, special_characters(encoding)
 
-    __slots__ = ("_components", "encoding", "literal", "text")
+
+@cache
+def special_characters(encoding: Encoding) -> re.Pattern[str]:
+    """A pattern finding any of the component, repetition, escape, subcomponent characters."""
+    chars = encoding.component + encoding.repetition + encoding.escape + encoding.subcomponent
+    return re.compile("[" + re.escape(chars) + "]")
+
+
+class Composite:
+    """One repetition of a field, split into components on demand (once)."""
+
+    __slots__ = ("_components", "_values", "encoding", "literal", "text")
 
     def __init__(self, text: str, encoding: Encoding, *, literal: bool = False) -> None:
         self.text = text
         self.encoding = encoding
         self.literal = literal
         self._components: list[str] | None = None
+        self._values: list[str] | None = None
 
     def components(self) -> list[str]:
         """The raw components of this repetition."""
@@ -124,9 +168,22 @@ class Composite:
 
     def comp(self, number: int) -> str:
         """Unescaped text of component ``number`` (1-based), with its subcomponents joined."""
-        parts = self.components()
-        raw = parts[number - 1] if number <= len(parts) else ""
-        return raw if self.literal else unescape(raw, self.encoding)
+        values = self._values if self._values is not None else self.values()
+        return values[number - 1] if number <= len(values) else ""
+
+    def values(self) -> list[str]:
+        """The unescaped components (subcomponents joined); component n is ``values()[n-1]``."""
+        values = self._values
+        if values is None:
+            parts = self.components()
+            encoding = self.encoding
+            escape = encoding.escape
+            if self.literal or escape not in self.text:
+                values = parts
+            else:
+                values = [unescape(part, encoding) if escape in part else part for part in parts]
+            self._values = values
+        return values
 
     def sub(self, number: int, sub: int = 1) -> str:
         """Unescaped text of subcomponent ``sub`` of component ``number``."""
@@ -134,6 +191,8 @@ class Composite:
         raw = parts[number - 1] if number <= len(parts) else ""
         if self.literal:
             return raw
+        if self.encoding.subcomponent not in raw:
+            return self.comp(number) if sub == 1 else ""
         subs = raw.split(self.encoding.subcomponent)
         return unescape(subs[sub - 1], self.encoding) if sub <= len(subs) else ""
 
@@ -289,13 +348,18 @@ def parse_message(content: bytes | str) -> Message:
             f"MSH-1/MSH-2 declare {field_separator + declared!r}: the five delimiters must be "
             "distinct, non-alphanumeric characters (usually |^~\\&)",
         )
-    encoding = Encoding(field_separator, declared[0], declared[1], declared[2], declared[3])
+    encoding, special = _encoding(field_separator + declared)
     segments: list[Segment] = []
-    for index, line in enumerate(SEGMENT_SPLIT.split(text), start=1):
-        if not line.strip():
+    lines = text.replace("\r\n", "\r").replace("\n", "\r").split("\r")
+    field = encoding.field
+    for line in lines:
+        if not line or line.isspace():
             continue
-        segments.append(_segment(line, encoding, len(segments) + 1))
-        del index
+        name = line[:3]
+        if name in SEEN_NAMES and line[3:4] in (field, ""):
+            segments.append(Segment(name, line.split(field), encoding, len(segments) + 1, special))
+        else:
+            segments.append(_segment(line, encoding, len(segments) + 1, special))
     header = segments[0]
     if header.name != "MSH" or len(header.fields) < 12:
         raise MessageError(
@@ -308,7 +372,9 @@ def parse_message(content: bytes | str) -> Message:
     return Message(encoding, segments)
 
 
-def _segment(line: str, encoding: Encoding, index: int) -> Segment:
+def _segment(
+    line: str, encoding: Encoding, index: int, special: re.Pattern[str] | None = None
+) -> Segment:
     name = line[:3]
     if SEGMENT_NAME.fullmatch(name) is None or (len(line) > 3 and line[3] != encoding.field):
         shown = line[:20].encode("unicode_escape").decode()
@@ -318,7 +384,9 @@ def _segment(line: str, encoding: Encoding, index: int) -> Segment:
             f"by the declared field separator {encoding.field!r} (wrong separators, or a line "
             "break inside a field?)",
         )
-    return Segment(name, line.split(encoding.field), encoding, index)
+    if len(SEEN_NAMES) < 1024:
+        SEEN_NAMES.add(name)
+    return Segment(name, line.split(encoding.field), encoding, index, special)
 
 
 def split_batch(text: str) -> list[tuple[int, str]]:

@@ -70,6 +70,11 @@ VALUE_TYPES = frozenset(
 )
 """OBX-2 value types (HL7 table 0125); other values are refused."""
 DOCUMENT_TYPES = frozenset({"ED", "RP"})
+MIME_MAJOR = {"TEXT": "text", "TX": "text", "FT": "text", "AP": "application",
+              "APPLICATION": "application", "IM": "image", "IMAGE": "image", "SI": "image",
+              "SD": "application", "NS": "application", "AU": "audio", "AUDIO": "audio",
+              "VIDEO": "video", "MULTIPART": "multipart"}  # fmt: skip
+"""ED.2 / RP.3 type of data (HL7 table 0191, or a MIME type name) → MIME major type."""
 CODED_TYPES = frozenset({"CE", "CWE", "CNE", "CF"})
 INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 CISIS_TRANSMISSION_CODES = frozenset(
@@ -205,8 +210,9 @@ def observation_or_document(
             "unsupported-value-type",
             f"{obx.where(2)}: value type {value_type!r} is not an HL7 v2 data type (table 0125)",
         )
-    code = cwe_concept(obx.field(3))
-    code_text = obx.value(3)
+    code_field = obx.field(3)
+    code = cwe_concept(code_field)
+    code_text = code_field.sub(1)
     if code_text in CISIS_TRANSMISSION_CODES:
         return None
     occurrence = f"{code_text}|{obx.value(4)}"
@@ -224,7 +230,7 @@ def observation_or_document(
     observation: Json = {
         "resourceType": "Observation",
         "id": derived_id("Observation", key),
-        "status": status_map("0085").get(obx.value(11), "unknown"),
+        "status": RESULT_STATUS.get(obx.value(11), "unknown"),
         "code": code,
     }
     if report is not None:
@@ -236,14 +242,16 @@ def observation_or_document(
     if effective:
         observation["effectiveDateTime"] = effective
     set_value(ctx, observation, obx, value_type)
-    interpretations = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
-    if any(interpretations):
-        observation["interpretation"] = [i for i in interpretations if i]
-    if obx.value(7):
+    if obx.raw(8):
+        interpretations = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
+        if any(interpretations):
+            observation["interpretation"] = [i for i in interpretations if i]
+    if obx.raw(7) and obx.value(7):
         observation["referenceRange"] = [reference_range(obx)]
-    method = cwe_concept(obx.field(17))
-    if method:
-        observation["method"] = method
+    if obx.raw(17):
+        method = cwe_concept(obx.field(17))
+        if method:
+            observation["method"] = method
     ctx.add(observation)
     if report is not None:
         report.setdefault("result", []).append({"reference": f"Observation/{observation['id']}"})
@@ -256,7 +264,10 @@ def set_value(ctx: MessageContext, observation: Json, obx: Segment, value_type: 
     if not reps or not reps[0].text:
         return
     first = reps[0]
-    where = obx.where(5)
+
+    def where() -> str:
+        return obx.where(5)
+
     if value_type == "NM":
         observation["valueQuantity"] = quantity(first.comp(1), obx.field(6), where)
         if len(reps) > 1:
@@ -275,7 +286,7 @@ def set_value(ctx: MessageContext, observation: Json, obx: Segment, value_type: 
     elif value_type == "TM":
         digits = first.comp(1)
         if not re.fullmatch(r"\d{2}(\d{2})?(\d{2})?", digits[:6]):
-            raise MappingError("invalid-date", f"{where}: {digits!r} is not an HL7 time")
+            raise MappingError("invalid-date", f"{where()}: {digits!r} is not an HL7 time")
         digits = (digits[:6] + "0000")[:6]
         observation["valueTime"] = f"{digits[:2]}:{digits[2:4]}:{digits[4:6]}"
     else:
@@ -308,11 +319,17 @@ def _structured_numeric(observation: Json, sn: Composite, obx: Segment) -> None:
 def _interpretation(flag: str) -> Json | None:
     if not flag:
         return None
-    code = lookup("abnormal_flags", "v2_flag", "code").get(flag)
+    code = ABNORMAL_FLAGS.get(flag)
     if code is None:
         return {"text": flag}
-    display = lookup("abnormal_flags", "v2_flag", "display")[flag]
+    display = ABNORMAL_FLAG_DISPLAYS[flag]
     return {"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}
+
+
+RESULT_STATUS = status_map("0085")
+"""OBX-11 (HL7 table 0085) → Observation.status."""
+ABNORMAL_FLAGS = lookup("abnormal_flags", "v2_flag", "code")
+ABNORMAL_FLAG_DISPLAYS = lookup("abnormal_flags", "v2_flag", "display")
 
 
 def reference_range(obx: Segment) -> Json:
@@ -337,9 +354,7 @@ def reference_range(obx: Segment) -> Json:
 def attachment_from_ed(ed: Composite, where: str) -> Json:
     """ED (source^type^subtype^encoding^data) → Attachment with base64 data."""
     kind, subtype, encoding, data = ed.comp(2), ed.comp(3), ed.comp(4).upper(), ed.comp(5)
-    major = {"TEXT": "text", "AP": "application", "APPLICATION": "application", "IM": "image",
-             "IMAGE": "image", "AU": "audio", "AUDIO": "audio", "VIDEO": "video",
-             "NS": "application", "MULTIPART": "multipart"}.get(kind.upper(), "application")  # fmt: skip
+    major = MIME_MAJOR.get(kind.upper(), "application")
     attachment: Json = {"contentType": f"{major}/{(subtype or 'octet-stream').lower()}"}
     if not data:
         return attachment
@@ -369,10 +384,13 @@ def document_from_obx(
         if not pointer:
             return None
         attachment: Json = {"url": pointer}
-        if first.comp(3):
-            attachment["contentType"] = f"{first.comp(3).lower()}/{(first.comp(4) or '*').lower()}"
+        major = MIME_MAJOR.get(first.comp(3).upper())
+        if major and first.comp(4):
+            attachment["contentType"] = f"{major}/{first.comp(4).lower()}"
     else:
         attachment = attachment_from_ed(first, obx.where(5))
+        if "data" not in attachment:
+            return None  # an ED without data carries no document
     document: Json = {
         "resourceType": "DocumentReference",
         "id": derived_id("DocumentReference", key),

@@ -8,7 +8,6 @@ segment) and mapped to FHIR by :func:`hygie.sources.hl7v2.messages.map_message`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -29,8 +28,9 @@ from hygie.sources.hl7v2.datatypes import MappingError
 from hygie.sources.hl7v2.messages import map_message
 from hygie.sources.hl7v2.parser import HEADER_SEGMENTS, MessageError, parse_message
 
-LINE_END = re.compile(rb"\r\n|\r|\n")
 FRAMING = b"\x0b\x1c\xef\xbb\xbf"
+LEADING_FRAMING = (b"\x0b", b"\x1c", b"\xef")
+BATCH_HEADERS = (b"FHS", b"BHS", b"BTS", b"FTS")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """A single message larger than this is refused (embedded documents included)."""
 DEFAULT_ZONE = "Europe/Paris"
@@ -110,15 +110,15 @@ def read_messages(
     line_no = 0
     for offset, line in _lines(handle):
         line_no += 1
-        body = line.lstrip(FRAMING)
+        body = line.lstrip(FRAMING) if line[:1] in LEADING_FRAMING else line
         name = body[:3]
-        if name in (b"FHS", b"BHS", b"BTS", b"FTS"):
+        if name in BATCH_HEADERS:
             if current.strip(FRAMING + b"\r\n "):
                 yield _item(current, source, start_line, start_offset, format_name)
                 produced = True
             current = bytearray()
             continue
-        if name == b"MSH" and current.strip(FRAMING + b"\r\n "):
+        if name == b"MSH" and current:  # current starts at a non-blank line
             yield _item(current, source, start_line, start_offset, format_name)
             produced = True
             current = bytearray()
@@ -149,19 +149,17 @@ def _item(content: bytearray, source: str, line_no: int, offset: int, format_nam
 def _lines(handle: BinaryIO) -> Iterator[tuple[int, bytes]]:
     """(byte offset, line with its end) for CR, LF and CRLF ends, read in 1 MiB blocks."""
     pending = b""
-    base = 0
+    offset = 0
     while True:
         chunk = handle.read(1 << 20)
         if not chunk:
             break
-        data = pending + chunk
-        start = 0
-        for match in LINE_END.finditer(data):
-            if match.end() == len(data) and match.group() == b"\r":
-                break  # a CR at the end of a block may be the first half of CRLF
-            yield base + start, data[start : match.end()]
-            start = match.end()
-        pending = data[start:]
-        base += start
+        lines = (pending + chunk).splitlines(keepends=True)
+        last = lines[-1]
+        # A last line without its end, or ending in CR (maybe the first half of CRLF), waits.
+        pending = b"" if last.endswith(b"\n") else lines.pop()
+        for line in lines:
+            yield offset, line
+            offset += len(line)
     if pending:
-        yield base, pending
+        yield offset, pending
