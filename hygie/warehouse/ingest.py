@@ -33,7 +33,7 @@ from hygie.sources.fhir import read_head
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
 from hygie.warehouse.store import Batch, BatchWriter, RunCounts
-from hygie.warehouse.warehouse import Warehouse
+from hygie.warehouse.warehouse import PARQUET_VIEWS, Warehouse
 
 DATA_SUFFIXES = (
     ".ndjson", ".json", ".ndjson.gz", ".json.gz", ".hl7", ".er7", ".xml", ".dcm", ".dicom",
@@ -43,6 +43,7 @@ MAX_DEFERRED_BYTES = 256 * 1024 * 1024
 """Items waiting for a retry are held in memory up to this size; beyond, they are quarantined."""
 
 QUERIES = load_statements("hygie.warehouse", "queries.sql")
+ALL_PARQUET_KINDS = frozenset(view for view, _directory, _columns in PARQUET_VIEWS)
 
 ProgressHook = Callable[[int, int], None]
 """progress(bytes_done, items_done), called as the run advances."""
@@ -269,6 +270,7 @@ def ingest_streams(
             "inputs": orjson.dumps(names).decode(),
         },
     )
+    kinds_before = warehouse.kinds_with_files()
     writer = BatchWriter(engine, run_id, counts, warehouse.path)
     lookup = WarehouseLookup(warehouse, engine, writer)
     run = _Run(writer, lookup, warehouse.settings.batch_size, progress)
@@ -280,7 +282,8 @@ def ingest_streams(
         run.retry_deferred()
         run.flush()
         dangling = writer.record_dangling()
-        warehouse.attach_views(engine)
+        if kinds_before != ALL_PARQUET_KINDS:
+            warehouse.attach_views(engine)  # first files of a kind: replace the placeholders
         status = "completed"
     except KeyboardInterrupt:
         status = "interrupted"

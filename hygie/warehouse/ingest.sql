@@ -88,4 +88,17 @@ WHERE NOT EXISTS (
     SELECT 1 FROM resource_head AS h
     WHERE h.resource_type = r.target_type AND h.id = r.target_id AND NOT h.deleted
 )
-ON CONFLICT DO NOTHING;
+ON CONFLICT DO NOTHING
+RETURNING target_id;
+
+-- name: record_dangling_in_memory
+-- The same, for a run small enough to keep its references in memory (registered run_reference).
+INSERT INTO dangling_reference (run_id, resource_type, id, target_type, target_id)
+SELECT DISTINCT $run_id, r.resource_type, r.id, r.target_type, r.target_id
+FROM run_reference AS r
+WHERE NOT EXISTS (
+    SELECT 1 FROM resource_head AS h
+    WHERE h.resource_type = r.target_type AND h.id = r.target_id AND NOT h.deleted
+)
+ON CONFLICT DO NOTHING
+RETURNING target_id;

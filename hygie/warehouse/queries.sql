@@ -43,6 +43,3 @@ WHERE run_id = $run_id;
 -- name: finish_run
 UPDATE runs SET status = $status, finished_at = $now, seconds = $seconds, report = $report
 WHERE run_id = $run_id;
-
--- name: count_dangling
-SELECT COUNT(*) FROM dangling_reference WHERE run_id = $run_id;

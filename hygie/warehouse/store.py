@@ -33,6 +33,8 @@ DELETED_SHA = "deleted"
 RAW_DIRECTORY = "raw"
 CARE_DIRECTORY = "care"
 TMP_DIRECTORY = "tmp"
+REFERENCES_IN_MEMORY = 200_000
+"""References of a run kept in memory before they go to files (about 20 MB)."""
 CARE_ROW_GROUP = 2048
 """Rows per row group of the care files (see _write_care_file)."""
 
@@ -265,6 +267,8 @@ class BatchWriter:
         shutil.rmtree(root / TMP_DIRECTORY, ignore_errors=True)
         self.reference_dir = root / TMP_DIRECTORY / run_id
         self.reference_files: list[str] = []
+        self.references_in_memory: list[pa.Table] = []
+        """References of a small run stay in memory; past REFERENCES_IN_MEMORY rows they spill."""
         self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="hygie-writer", daemon=True)
@@ -291,15 +295,33 @@ class BatchWriter:
         """After the last batch: record the run's references to resources absent from the
         warehouse; return how many."""
         self.close()
+        recorded = 0
         if self.reference_files:
-            self.engine.execute(
+            recorded = self.engine.fetch_arrow(
                 self.statements["record_dangling"],
                 {"run_id": self.run_id, "files": self.reference_files},
-            )
+            ).num_rows
+        elif self.references_in_memory:
+            self.engine.register_arrow("run_reference", pa.concat_tables(self.references_in_memory))
+            recorded = self.engine.fetch_arrow(
+                self.statements["record_dangling_in_memory"], {"run_id": self.run_id}
+            ).num_rows
+            self.engine.unregister("run_reference")
         shutil.rmtree(self.reference_dir, ignore_errors=True)
-        found = self.engine.fetchall(self.queries["count_dangling"], {"run_id": self.run_id})
         self.engine.close()
-        return int(found[0][0])
+        return recorded
+
+    def _keep_references(self, references: pa.Table) -> None:
+        """Hold a batch's references in memory while the run is small, else on disk."""
+        self.references_in_memory.append(references)
+        if sum(t.num_rows for t in self.references_in_memory) <= REFERENCES_IN_MEMORY:
+            return
+        self.reference_dir.mkdir(parents=True, exist_ok=True)
+        for table in self.references_in_memory:
+            path = self.reference_dir / f"references-{len(self.reference_files):06d}.parquet"
+            pq.write_table(table, path, compression="lz4")
+            self.reference_files.append(str(path))
+        self.references_in_memory = []
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:
@@ -371,10 +393,7 @@ class BatchWriter:
             if quarantine.num_rows:
                 engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
             if batch.references["id"]:
-                self.reference_dir.mkdir(parents=True, exist_ok=True)
-                path = self.reference_dir / f"references-{self.raw_files:06d}.parquet"
-                pq.write_table(batch.reference_table(), path, compression="lz4")
-                self.reference_files.append(str(path))
+                self._keep_references(batch.reference_table())
             outcome = self._outcome(resources, changed_tables, batch)
             engine.execute(
                 self.queries["add_run_counts"],

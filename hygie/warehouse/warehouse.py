@@ -120,12 +120,26 @@ class Warehouse:
         for statement in self.view_statements():
             engine.execute(statement)
 
+    def kinds_with_files(self) -> frozenset[str]:
+        """The Parquet views (``resource_content``, ``raw_bytes``) that have files to read.
+
+        Once every kind has files, the views read them by pattern and see new files by
+        themselves; before that, a view is a typed placeholder to remake when files appear.
+        """
+        root = self.path.resolve()
+        return frozenset(
+            view
+            for view, directory, _ in PARQUET_VIEWS
+            if any((root / directory).glob("*/*.parquet"))
+        )
+
     def view_statements(self) -> list[str]:
         """The statements :meth:`attach_views` runs, for this warehouse's location and files."""
         root = self.path.resolve()
         statements = []
+        present = self.kinds_with_files()
         for view, directory, columns in PARQUET_VIEWS:
-            if any((root / directory).glob("*/*.parquet")):
+            if view in present:
                 # Each file holds its own relative name in a `file` column (see store.py).
                 pattern = str(root / directory / "*" / "*.parquet").replace("'", "''")
                 statements.append(
