@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+import orjson
 
 from hygie.fhir.references import ConditionalQuery
+from hygie.fhir.validation import check_resource
 
 
 @dataclass(slots=True)
@@ -90,3 +93,27 @@ class Source(Protocol):
 
     def interpret(self, item: RawItem, lookup: ReferenceLookup) -> Interpretation:
         """Turn one item into FHIR resources and rejections."""
+
+
+def package_mapped(resources: list[dict[str, Any]], where: str = "") -> Interpretation:
+    """Check the resources a mapper made from one item and hand them to ingestion.
+
+    An item is stored whole or not at all: the first resource that fails the structural check
+    rejects the item, its message prefixed with ``where`` (e.g. ``"line 12: "``).
+    """
+    out = Interpretation()
+    for index, resource in enumerate(resources):
+        problem = check_resource(resource)
+        if problem is not None:
+            rejection = Rejection(
+                problem.reason,
+                f"{where}{problem.message}",
+                index,
+                resource.get("resourceType"),
+                resource.get("id"),
+            )
+            return Interpretation(rejections=[rejection])
+        out.resources.append(
+            ResourceOut(resource["resourceType"], resource["id"], orjson.dumps(resource), index)
+        )
+    return out

@@ -31,20 +31,18 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import orjson
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from hygie.fhir.references import ConditionalQuery
-from hygie.fhir.validation import check_resource
 from hygie.sources.base import (
     Interpretation,
     RawItem,
     ReadFailure,
     ReferenceLookup,
     Rejection,
-    ResourceOut,
+    package_mapped,
 )
 from hygie.sources.hl7v2.datatypes import OID, derived_id, hd_system
 
@@ -119,18 +117,7 @@ class DicomSource:
             resources = self.map_header(item.content, lookup)
         except DicomError as exc:
             return Interpretation(rejections=[Rejection(exc.reason, str(exc))])
-        out = Interpretation()
-        for index, resource in enumerate(resources):
-            problem = check_resource(resource)
-            if problem is not None:
-                return Interpretation(rejections=[Rejection(
-                    problem.reason, problem.message, index, resource.get("resourceType"),
-                    resource.get("id"),
-                )])  # fmt: skip
-            out.resources.append(
-                ResourceOut(resource["resourceType"], resource["id"], orjson.dumps(resource), index)
-            )
-        return out
+        return package_mapped(resources)
 
     def map_header(self, content: bytes, lookup: ReferenceLookup) -> list[Json]:
         """The Patient (when not found by identifier) and ImagingStudy of one DICOM header."""

@@ -7,16 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import orjson
-
-from hygie.fhir.validation import check_resource
 from hygie.sources.base import (
     Interpretation,
     RawItem,
     ReadFailure,
     ReferenceLookup,
     Rejection,
-    ResourceOut,
+    package_mapped,
 )
 from hygie.sources.cda.document import (
     MAX_DOCUMENT_BYTES,
@@ -68,18 +65,7 @@ class CdaSource:
             resources = map_document(item.content, self.zone)
         except MappingError as exc:
             return Interpretation(rejections=[Rejection(exc.reason, str(exc))])
-        out = Interpretation()
-        for index, resource in enumerate(resources):
-            problem = check_resource(resource)
-            if problem is not None:
-                return Interpretation(rejections=[Rejection(
-                    problem.reason, problem.message, index, resource.get("resourceType"),
-                    resource.get("id"),
-                )])  # fmt: skip
-            out.resources.append(
-                ResourceOut(resource["resourceType"], resource["id"], orjson.dumps(resource), index)
-            )
-        return out
+        return package_mapped(resources)
 
 
 def map_document(content: bytes, zone: ZoneInfo) -> list[Json]:

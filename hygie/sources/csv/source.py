@@ -14,17 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
 from hygie.fhir.references import ConditionalQuery
-from hygie.fhir.validation import check_resource
 from hygie.sources.base import (
     Interpretation,
     RawItem,
     ReadFailure,
     ReferenceLookup,
     Rejection,
-    ResourceOut,
+    package_mapped,
 )
 from hygie.sources.csv.mapping import (
     ColumnRule,
@@ -118,18 +115,7 @@ class CsvMappingSource:
             resources = map_row(self.mapping, header, item, lookup)
         except RowError as exc:
             return _rejected(exc.reason, str(exc))
-        out = Interpretation()
-        for index, resource in enumerate(resources):
-            problem = check_resource(resource)
-            if problem is not None:
-                return Interpretation(rejections=[Rejection(
-                    problem.reason, f"line {item.line_no}: {problem.message}", index,
-                    resource.get("resourceType"), resource.get("id"),
-                )])  # fmt: skip
-            out.resources.append(
-                ResourceOut(resource["resourceType"], resource["id"], orjson.dumps(resource), index)
-            )
-        return out
+        return package_mapped(resources, f"line {item.line_no}: ")
 
 
 def map_row(

@@ -13,16 +13,13 @@ from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-import orjson
-
-from hygie.fhir.validation import check_resource
 from hygie.sources.base import (
     Interpretation,
     RawItem,
     ReadFailure,
     ReferenceLookup,
     Rejection,
-    ResourceOut,
+    package_mapped,
 )
 from hygie.sources.hl7v2.datatypes import MappingError
 from hygie.sources.hl7v2.messages import map_message
@@ -73,30 +70,12 @@ class Hl7v2Source:
 
 def interpret_message(content: bytes, lookup: ReferenceLookup, zone: ZoneInfo) -> Interpretation:
     """Parse and map one message; every problem becomes a rejection saying where it is."""
-    out = Interpretation()
     try:
         message = parse_message(content)
         resources = map_message(message, lookup, zone)
     except (MessageError, MappingError) as exc:
-        out.rejections.append(Rejection(exc.reason, str(exc)))
-        return out
-    for index, resource in enumerate(resources):
-        problem = check_resource(resource)
-        if problem is not None:
-            out.rejections.append(
-                Rejection(
-                    problem.reason,
-                    f"message {message.control_id}: {problem.message}",
-                    index,
-                    resource.get("resourceType"),
-                    resource.get("id"),
-                )
-            )
-            return Interpretation(rejections=out.rejections)
-        out.resources.append(
-            ResourceOut(resource["resourceType"], resource["id"], orjson.dumps(resource), index)
-        )
-    return out
+        return Interpretation(rejections=[Rejection(exc.reason, str(exc))])
+    return package_mapped(resources, f"message {message.control_id}: ")
 
 
 def read_messages(
