@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from hygie.cli.app import JsonOption, app, open_warehouse
+from hygie.cli.app import JsonOption, app, open_warehouse, state
 from hygie.terminal import console, print_json, table
 
 omop_app = typer.Typer(
@@ -114,26 +114,49 @@ def omop_coverage(
 
     with open_warehouse().reading() as engine:
         report = coverage(engine, top=top)
+        last = engine.fetchall(
+            "SELECT source_relation FROM omop.hygie_build_log ORDER BY build_id DESC LIMIT 1"
+        )
+    research = bool(last) and str(last[0][0]).startswith("research.")
+    rows: list[tuple[object, ...]] = []
+    unmapped: list[tuple[object, ...]] = []
+    if research:
+        # Counts leaving the research zone: small ones are suppressed (see docs/privacy.md).
+        from hygie.privacy.small_counts import suppress_counts, suppress_mapped_counts
+
+        threshold = state.settings.small_count_threshold
+        for r in report.rows:
+            mapped, records = suppress_mapped_counts(r.mapped_records, r.records, threshold)
+            rows.append((r.vocabulary, r.table, records, mapped, r.codes, r.mapped_codes))
+        cells = suppress_counts(
+            {str(i): u.records for i, u in enumerate(report.top_unmapped)}, threshold
+        )
+        unmapped = [
+            (u.system, u.code, u.table, cells[str(i)].shown)
+            for i, u in enumerate(report.top_unmapped)
+        ]
+    else:
+        rows = [
+            (r.vocabulary, r.table, r.records, r.mapped_records, r.codes, r.mapped_codes)
+            for r in report.rows
+        ]
+        unmapped = [(u.system, u.code, u.table, u.records) for u in report.top_unmapped]
+    columns = ["vocabulary", "table", "records", "mapped", "codes", "mapped codes"]
     if as_json:
-        print_json(report)
+        print_json(
+            {
+                "suppressed": research,
+                "rows": [dict(zip(columns, r, strict=True)) for r in rows],
+                "top_unmapped": [
+                    dict(zip(["system", "code", "table", "records"], u, strict=True))
+                    for u in unmapped
+                ],
+            }
+        )
         return
-    console.print(
-        table(
-            "Mapping coverage",
-            ["vocabulary", "table", "records", "mapped", "codes", "mapped codes"],
-            [
-                (r.vocabulary, r.table, r.records, r.mapped_records, r.codes, r.mapped_codes)
-                for r in report.rows
-            ],
-        )
-    )
-    console.print(
-        table(
-            "Top unmapped codes",
-            ["system", "code", "table", "records"],
-            [(u.system, u.code, u.table, u.records) for u in report.top_unmapped],
-        )
-    )
+    title = "Mapping coverage" + (" (research zone: small counts suppressed)" if research else "")
+    console.print(table(title, columns, rows))
+    console.print(table("Top unmapped codes", ["system", "code", "table", "records"], unmapped))
 
 
 def _print_step(step: str, rows: int) -> None:

@@ -150,3 +150,16 @@ def suppress_counts(counts: Mapping[str, int], threshold: int = 10) -> dict[str,
     cells = dict(zip(names, result.cells[0], strict=True))
     cells["total"] = result.row_totals[0]
     return cells
+
+
+def suppress_mapped_counts(mapped: int, records: int, threshold: int = 10) -> tuple[str, str]:
+    """``(mapped, records)`` as published: the mapped and unmapped records are the two cells of
+    a line whose total is ``records``, so neither can be worked out from the other.
+
+    >>> suppress_mapped_counts(40, 43)
+    ('*', '43')
+    >>> suppress_mapped_counts(3, 50)
+    ('<10', '50')
+    """
+    line = suppress_table([[mapped, records - mapped]], threshold)
+    return line.cells[0][0].shown, line.row_totals[0].shown
