@@ -30,9 +30,10 @@ from hygie.fhir.references import ConditionalQuery, identifiers_of
 from hygie.sources import SOURCES
 from hygie.sources.base import RawItem, ReadFailure, ResourceOut, Source
 from hygie.sources.fhir import read_head
+from hygie.warehouse.batch import Batch, RunCounts
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
-from hygie.warehouse.store import Batch, BatchWriter, RunCounts
+from hygie.warehouse.store import BatchWriter
 from hygie.warehouse.warehouse import PARQUET_VIEWS, Warehouse
 
 DATA_SUFFIXES = (
