@@ -19,6 +19,7 @@ from hygie.api.context import ApiContext, CachedResource
 from hygie.api.outcome import FhirError, fhir_response, operation_outcome
 from hygie.api.reads import EVERYTHING, Confinement
 from hygie.api.search import DEFAULT_COUNT, MAX_COUNT, SearchRequest, date_range, parse_search
+from hygie.api.tokens import Principal
 
 router = APIRouter()
 SUBSETTED = {
@@ -31,6 +32,23 @@ def context_of(request: Request) -> ApiContext:
     """The server state the app was made with."""
     context: ApiContext = request.app.state.context
     return context
+
+
+def admit(
+    request: Request, interaction: str, resource_type: str, resource_id: str | None = None
+) -> tuple[ApiContext, Principal, str]:
+    """Open an interaction on one type, failing closed in this order: note it for the audit,
+    check the type (and the id when given), authenticate, authorize.
+
+    Returns the server state, the caller and its access (``"all"`` or ``"compartment"``).
+    """
+    context = context_of(request)
+    note(request, interaction=interaction, resource_type=resource_type)
+    checked_type(resource_type)
+    if resource_id is not None:
+        checked_id(resource_id)
+    principal = authenticate(context, request)
+    return context, principal, authorize(principal, interaction, resource_type)
 
 
 def confinement_for(access: str, patient_id: str | None) -> Confinement:
@@ -57,12 +75,7 @@ async def history_type(request: Request, resource_type: str) -> Response:
 @router.get("/{resource_type}/{resource_id}")
 async def read(request: Request, resource_type: str, resource_id: str) -> Response:
     """Read the current version of a resource (served from a cache kept exact by writes)."""
-    context = context_of(request)
-    note(request, interaction="read", resource_type=resource_type)
-    checked_type(resource_type)
-    checked_id(resource_id)
-    principal = authenticate(context, request)
-    access = authorize(principal, "read", resource_type)
+    context, principal, access = admit(request, "read", resource_type, resource_id)
     key = (resource_type, resource_id)
     found = context.cache.get(key)
     if found is None:
@@ -94,12 +107,7 @@ async def vread(
     request: Request, resource_type: str, resource_id: str, version_id: str
 ) -> Response:
     """Read one version of a resource."""
-    context = context_of(request)
-    note(request, interaction="vread", resource_type=resource_type)
-    checked_type(resource_type)
-    checked_id(resource_id)
-    principal = authenticate(context, request)
-    access = authorize(principal, "vread", resource_type)
+    context, principal, access = admit(request, "vread", resource_type, resource_id)
     if not version_id.isdigit() or len(version_id) > 9:
         raise FhirError(404, f"version {version_id[:20]!r} does not exist (versions are 1, 2…)")
 
@@ -129,12 +137,8 @@ async def history_instance(request: Request, resource_type: str, resource_id: st
 
 
 async def _history(request: Request, resource_type: str, resource_id: str | None) -> Response:
-    context = context_of(request)
     interaction = "history-type" if resource_id is None else "history-instance"
-    note(request, interaction=interaction, resource_type=resource_type)
-    checked_type(resource_type)
-    principal = authenticate(context, request)
-    access = authorize(principal, interaction, resource_type)
+    context, principal, access = admit(request, interaction, resource_type)
     confinement = confinement_for(access, principal.grant.patient_id)
     count, offset, since = _history_params(request)
 
@@ -229,11 +233,7 @@ def _links(
 @router.get("/{resource_type}")
 async def search_type(request: Request, resource_type: str) -> Response:
     """Search one type; unknown parameters per ``Prefer: handling`` (lenient by default)."""
-    context = context_of(request)
-    note(request, interaction="search-type", resource_type=resource_type)
-    checked_type(resource_type)
-    principal = authenticate(context, request)
-    access = authorize(principal, "search-type", resource_type)
+    context, principal, access = admit(request, "search-type", resource_type)
     items = request.query_params.multi_items()
     note(request, parameters=sorted({name for name, _ in items}))
     search = parse_search(resource_type, items, strict=strict_handling(request))

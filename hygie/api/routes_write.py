@@ -12,12 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hygie.api import writes
-from hygie.api.access import authenticate, authorize, checked_id, checked_type, note, note_resources
+from hygie.api.access import authenticate, authorize, checked_type, note, note_resources
 from hygie.api.compartment import patients_of
 from hygie.api.context import ApiContext
 from hygie.api.outcome import FhirError, fhir_response, operation_outcome
 from hygie.api.reads import Confinement, read_current, version_state
-from hygie.api.routes_read import confinement_for, context_of
+from hygie.api.routes_read import admit, confinement_for, context_of
 from hygie.api.tokens import Principal
 from hygie.fhir.references import LITERAL_REFERENCE
 from hygie.fhir.validation import check_resource
@@ -56,11 +56,7 @@ def _written_response(
 @router.post("/{resource_type}")
 async def create(request: Request, resource_type: str) -> Response:
     """Create a resource (a new id is assigned); ``If-None-Exist`` makes it conditional."""
-    context = context_of(request)
-    note(request, interaction="create", resource_type=resource_type)
-    checked_type(resource_type)
-    principal = authenticate(context, request)
-    access = authorize(principal, "create", resource_type)
+    context, principal, access = admit(request, "create", resource_type)
     confinement = confinement_for(access, principal.grant.patient_id)
     resource = writes.checked_resource(await read_body(request, context), resource_type)
     resource["id"] = str(uuid.uuid4())
@@ -93,12 +89,7 @@ async def create(request: Request, resource_type: str) -> Response:
 @router.put("/{resource_type}/{resource_id}")
 async def update(request: Request, resource_type: str, resource_id: str) -> Response:
     """Update (or create with a client id); ``If-Match`` refuses a stale version with 412."""
-    context = context_of(request)
-    note(request, interaction="update", resource_type=resource_type)
-    checked_type(resource_type)
-    checked_id(resource_id)
-    principal = authenticate(context, request)
-    access = authorize(principal, "update", resource_type)
+    context, principal, access = admit(request, "update", resource_type, resource_id)
     confinement = confinement_for(access, principal.grant.patient_id)
     resource = writes.checked_resource(await read_body(request, context), resource_type)
     if resource.get("id") != resource_id:
@@ -142,12 +133,7 @@ def _check_version(
 @router.delete("/{resource_type}/{resource_id}")
 async def delete(request: Request, resource_type: str, resource_id: str) -> Response:
     """Delete (a new, deleted version); deleting what is absent or deleted changes nothing."""
-    context = context_of(request)
-    note(request, interaction="delete", resource_type=resource_type)
-    checked_type(resource_type)
-    checked_id(resource_id)
-    principal = authenticate(context, request)
-    access = authorize(principal, "delete", resource_type)
+    context, principal, access = admit(request, "delete", resource_type, resource_id)
     confinement = confinement_for(access, principal.grant.patient_id)
     if_match = request.headers.get("if-match")
     expected = writes.parse_version(if_match) if if_match is not None else None
