@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -59,13 +60,16 @@ def format_cell(value: Any) -> str:
 
 
 @contextmanager
-def byte_progress(description: str, total: int, enabled: bool = True) -> Iterator[Progress]:
-    """A progress bar over bytes (hidden when not a terminal or when disabled)."""
+def progress_bar(
+    description: str, total: int | None, *, in_bytes: bool = False, enabled: bool = True
+) -> Iterator[Progress]:
+    """A progress bar on stderr, over bytes or a count (hidden off a terminal or when disabled);
+    ``total`` None when it is not known in advance."""
+    amount = [DownloadColumn(), TransferSpeedColumn()] if in_bytes else [MofNCompleteColumn()]
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
+        *amount,
         TextColumn("{task.fields[items]} items"),
         TimeElapsedColumn(),
         console=errors,

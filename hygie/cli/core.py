@@ -12,7 +12,7 @@ import typer
 
 from hygie.cli.app import JsonOption, app, open_warehouse, state
 from hygie.errors import InputError, QuarantineError
-from hygie.terminal import byte_progress, console, errors, print_json, table
+from hygie.terminal import console, errors, print_json, progress_bar, table
 from hygie.warehouse.sql import load_statements
 from hygie.warehouse.warehouse import describe
 
@@ -182,7 +182,7 @@ def ingest(
         format = None
     warehouse = open_warehouse()
     total = sum(p.stat().st_size for p in expand_paths(paths))
-    with byte_progress("ingesting", total, enabled=not as_json) as progress:
+    with progress_bar("ingesting", total, in_bytes=True, enabled=not as_json) as progress:
         task = progress.task_ids[0]
 
         def advance(done: int, items: int) -> None:
@@ -326,7 +326,7 @@ def synth(
         end=last,
         messiness=messiness,
     )
-    with byte_progress("generating", patients, enabled=not as_json) as progress:
+    with progress_bar("generating", patients, enabled=not as_json) as progress:
         task = progress.task_ids[0]
         done = 0
 

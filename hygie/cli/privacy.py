@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hygie.cli.app import JsonOption, app, open_warehouse
-from hygie.terminal import byte_progress, console, print_json, table
+from hygie.terminal import console, print_json, progress_bar, table
 
 keys_app = typer.Typer(
     help="Secret keys of the pseudonyms (kept outside the warehouse).", no_args_is_help=True
@@ -66,7 +66,7 @@ def research_build(
     from hygie.privacy.commands import research_build as build
 
     warehouse = open_warehouse()
-    with byte_progress("de-identifying", 0, enabled=not as_json) as progress:
+    with progress_bar("de-identifying", None, enabled=not as_json) as progress:
         task = progress.task_ids[0]
 
         def advance(resources: int) -> None:

@@ -29,14 +29,6 @@ class ConditionalQuery:
     identifiers: tuple[tuple[str | None, str], ...]
     """(system, value) pairs; system None means any system."""
 
-    @property
-    def text(self) -> str:
-        params = "&".join(
-            "identifier=" + (f"{system}|{value}" if system is not None else value)
-            for system, value in self.identifiers
-        )
-        return f"{self.resource_type}?{params}"
-
 
 class UnsupportedQueryError(ValueError):
     """A conditional search uses a parameter Hygie cannot resolve at ingestion."""
