@@ -9,7 +9,8 @@ from __future__ import annotations
 from hygie.sources.base import Source
 from hygie.sources.cda import CdaSource
 from hygie.sources.dicom import DicomSource
-from hygie.sources.fhir import FhirJsonSource, FhirNdjsonSource
+from hygie.sources.fhir import FhirJsonSource
+from hygie.sources.fhir_ndjson import FhirNdjsonSource
 from hygie.sources.hl7v2 import Hl7v2Source
 
 SOURCES: dict[str, Source] = {

@@ -1,4 +1,4 @@
-"""FHIR R4 JSON inputs: NDJSON (bulk-export layout, optionally gzipped), Bundles, single resources.
+"""FHIR R4 JSON documents: Bundles of every type and single resources (NDJSON: fhir_ndjson.py).
 
 Bundle entries are unpacked into resources; ``urn:uuid:`` fullUrls and conditional references
 (``Organization?identifier=system|value``) are rewritten to ``Type/id``; ``ifNoneExist`` on batch
@@ -80,57 +80,6 @@ def json_problem(content: bytes) -> Rejection:
             "invalid-json", f"{exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos})"
         )
     return Rejection("invalid-json", "unreadable JSON")
-
-
-class FhirNdjsonSource:
-    """Newline-delimited FHIR resources, one per line (``.ndjson``, ``.ndjson.gz``)."""
-
-    name = "fhir-ndjson"
-
-    def sniff(self, path: Path, head: bytes) -> bool:
-        name = path.name.lower()
-        if name.endswith((".ndjson", ".ndjson.gz", ".jsonl", ".jsonl.gz")):
-            return True
-        first, sep, rest = head.lstrip().partition(b"\n")
-        if not sep or not first.startswith(b"{") or not rest.lstrip().startswith(b"{"):
-            return False
-        try:
-            return isinstance(orjson.loads(first), dict)
-        except orjson.JSONDecodeError:
-            return False
-
-    def read(self, path: Path) -> Iterator[RawItem | ReadFailure]:
-        source = str(path)
-        line_no = 0
-        offset = 0
-        produced = False
-        try:
-            with open_binary(path) as handle:
-                for line in handle:
-                    line_no += 1
-                    body = line.rstrip(b"\r\n")
-                    if body.strip():
-                        produced = True
-                        yield RawItem(source, line_no, offset, self.name, body)
-                    offset += len(line)
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            yield ReadFailure(
-                source,
-                line_no + 1,
-                offset,
-                "truncated-gzip",
-                f"compressed stream is cut off or corrupt after line {line_no} "
-                f"(decompressed byte {offset}): {exc}",
-            )
-            return
-        except OSError as exc:
-            yield ReadFailure(source, None, None, "unreadable-file", f"cannot read: {exc}")
-            return
-        if not produced:
-            yield ReadFailure(source, None, 0, "empty-file", "the file holds no FHIR resource")
-
-    def interpret(self, item: RawItem, lookup: ReferenceLookup) -> Interpretation:
-        return interpret_json(item, lookup)
 
 
 class FhirJsonSource:

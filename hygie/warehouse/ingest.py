@@ -30,8 +30,10 @@ from hygie.fhir.references import ConditionalQuery, identifiers_of
 from hygie.sources import SOURCES
 from hygie.sources.base import RawItem, ReadFailure, ResourceOut, Source
 from hygie.sources.fhir import read_head
+from hygie.sources.fhir_ndjson import FhirNdjsonSource
 from hygie.warehouse.batch import Batch, RunCounts
 from hygie.warehouse.engine import Engine
+from hygie.warehouse.plain_lines import CheckedBlock, NdjsonParsing
 from hygie.warehouse.sql import load_statements
 from hygie.warehouse.store import BatchWriter
 from hygie.warehouse.warehouse import PARQUET_VIEWS, Warehouse
@@ -40,6 +42,8 @@ DATA_SUFFIXES = (
     ".ndjson", ".json", ".ndjson.gz", ".json.gz", ".hl7", ".er7", ".xml", ".dcm", ".dicom",
 )  # fmt: skip
 """What a directory walk picks up; other files (e.g. .jsonl side files) are taken only by name."""
+MAX_BATCH_BYTES = 128 * 1024 * 1024
+"""A batch is stored when it holds this many bytes, even with fewer items than the batch size."""
 MAX_DEFERRED_BYTES = 256 * 1024 * 1024
 """Items waiting for a retry are held in memory up to this size; beyond, they are quarantined."""
 
@@ -212,10 +216,19 @@ def ingest(
     """
     files = expand_paths(paths)
     sources = {path: source or choose_source(path, format) for path in files}
-    streams: list[Stream] = [
-        (str(path), sources[path], _lazy_read(sources[path], path)) for path in files
-    ]
-    with warehouse.writing() as engine:
+    ndjson = [path for path in files if isinstance(sources[path], FhirNdjsonSource)]
+    with (
+        NdjsonParsing(ndjson, warehouse.settings.batch_size) as parsing,
+        warehouse.writing() as engine,
+    ):
+        streams: list[Stream] = [
+            (
+                str(path),
+                sources[path],
+                parsing.blocks(path) if path in ndjson else _lazy_read(sources[path], path),
+            )
+            for path in files
+        ]
         return ingest_streams(warehouse, engine, streams, progress=progress, command=command)
 
 
@@ -240,7 +253,7 @@ def ingest_items(
     )
 
 
-Stream = tuple[str, Source, Iterable[RawItem | ReadFailure]]
+Stream = tuple[str, Source, Iterable[RawItem | CheckedBlock | ReadFailure]]
 """(input name, its source format, its items)."""
 
 
@@ -350,16 +363,49 @@ class _Run:
         self.bytes_done = 0
         self.items_done = 0
 
-    def ingest_stream(self, items: Iterable[RawItem | ReadFailure], source: Source) -> None:
+    def ingest_stream(
+        self, items: Iterable[RawItem | CheckedBlock | ReadFailure], source: Source
+    ) -> None:
         for item in items:
             if isinstance(item, ReadFailure):
                 self.batch.add_failure(item)
+            elif isinstance(item, CheckedBlock):
+                self.add_block(item, source)
             else:
                 self.add_item(item, source, final=False)
-            if len(self.batch) >= self.batch_size:
+            if self.batch_full():
                 self.flush()
 
-    def add_item(self, item: RawItem, source: Source, *, final: bool) -> None:
+    def add_block(self, checked: CheckedBlock, source: Source) -> None:
+        """Add a checked block of NDJSON lines: the others one by one, then plain ones in bulk.
+
+        Each line keeps its position in the batch's order whatever the order they are added in.
+        """
+        batch = self.batch
+        start = batch.seq
+        for position, item in checked.others:
+            batch.seq = start + position
+            self.add_item(item, source, final=False, counted=True)
+        if self.lookup.index and checked.plain.num_rows:
+            # Types indexed for conditional references must see each new resource: such lines
+            # take the item path, which records them in the index.
+            checked, moved = checked.without_types(set(self.lookup.index))
+            for position, item in moved:
+                batch.seq = start + position
+                self.add_item(item, source, final=False, counted=True)
+        batch.seq = start
+        batch.add_plain(checked)
+        batch.seq = start + checked.line_count
+        self.items_done += checked.line_count
+        self.bytes_done += checked.byte_count
+        if self.progress is not None:
+            self.progress(self.bytes_done, self.items_done)
+
+    def add_item(
+        self, item: RawItem, source: Source, *, final: bool, counted: bool = False
+    ) -> None:
+        """Interpret one item and add what it gives to the batch (``counted``: progress is
+        counted by the caller)."""
         interpretation = source.interpret(item, self.lookup)
         if (
             interpretation.unresolved
@@ -380,8 +426,12 @@ class _Run:
         batch.already_present.update(interpretation.already_present)
         for rejection in interpretation.rejections:
             batch.add_rejection(rejection, item, raw_sha)
+        if not counted:
+            self._advance(len(item.content))
+
+    def _advance(self, size: int) -> None:
         self.items_done += 1
-        self.bytes_done += len(item.content) + 1
+        self.bytes_done += size + 1
         if self.progress is not None and self.items_done % 2000 == 0:
             self.progress(self.bytes_done, self.items_done)
 
@@ -390,15 +440,21 @@ class _Run:
             return
         self.flush()
         self.writer.drain()
+        # Everything read is stored now: identifiers are looked up afresh.
+        self.lookup.index.clear()
         waiting, self.deferred = self.deferred, []
         for item, source in waiting:
             self.retried += 1
             self.add_item(item, source, final=True)
-            if len(self.batch) >= self.batch_size:
+            if self.batch_full():
                 self.flush()
+
+    def batch_full(self) -> bool:
+        return len(self.batch) >= self.batch_size or self.batch.bytes >= MAX_BATCH_BYTES
 
     def flush(self) -> None:
         if len(self.batch) or self.batch.quarantine_reasons or self.batch.already_present:
+            self.batch.seal()
             self.writer.submit(self.batch)
             self.batch = Batch()
         if self.progress is not None:

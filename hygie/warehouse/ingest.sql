@@ -4,13 +4,22 @@
 
 -- name: insert_raw
 -- Only bytes never received before are added; RETURNING tells which ones are new.
--- The bytes of the new items go to the Parquet file named $file (written before COMMIT).
+-- The bytes of the new items go to the Parquet file named $file (written before COMMIT), those
+-- of verbatim items (exactly one resource's JSON) to the care file $care_file, once.
 INSERT INTO raw_input
     (sha256, source, line_no, byte_offset, format, size_bytes, received_at, run_id, file)
-SELECT sha256, source, line_no, byte_offset, format, size_bytes, $now, $run_id, $file
+SELECT
+    sha256, source, line_no, byte_offset, format, size_bytes, $now, $run_id,
+    CASE WHEN verbatim THEN $care_file ELSE $file END
 FROM batch_raw
 ON CONFLICT DO NOTHING
 RETURNING sha256;
+
+-- name: move_raw_to_raw_file
+-- Verbatim items whose resource did not become a version (identical to the current one, from
+-- another input): their bytes go to the raw file $file after all.
+UPDATE raw_input SET file = $file
+WHERE sha256 IN (SELECT sha256 FROM kept_raw);
 
 -- name: stage_fresh
 -- Resources from new raw items (keys only). `pass` orders several versions of one resource

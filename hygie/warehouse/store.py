@@ -126,15 +126,13 @@ class BatchWriter:
         """Store one batch in one transaction and add its outcome to the run counts."""
         statements = self.statements
         engine = self.engine
-        raw, resources = batch.raw_table(), batch.resource_table()
-        resources = resources.append_column(
-            "row_index", pa.array(range(resources.num_rows), pa.int64())
-        )
-        quarantine = batch.quarantine_table()
+        sealed = batch.seal()
+        raw, resources, quarantine = sealed.raw, sealed.resources, sealed.quarantine
         quarantine_reasons = batch.quarantine_reasons
         now = datetime.now(UTC)
         self.raw_files += 1
         raw_file = f"{RAW_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
+        care_file = f"{CARE_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
         engine.register_arrow("batch_raw", raw.drop_columns(["content"]))
         engine.register_arrow("batch_resource", resources)
         engine.register_arrow("batch_quarantine", quarantine)
@@ -142,9 +140,9 @@ class BatchWriter:
         engine.execute("BEGIN TRANSACTION")
         try:
             new_raw = engine.fetch_arrow(
-                statements["insert_raw"], {"now": now, "run_id": self.run_id, "file": raw_file}
+                statements["insert_raw"],
+                {"now": now, "run_id": self.run_id, "file": raw_file, "care_file": care_file},
             )
-            self._write_raw_file(raw, new_raw, raw_file)
             engine.register_arrow("new_raw", new_raw)
             passes = 0
             if new_raw.num_rows and resources.num_rows:
@@ -165,8 +163,19 @@ class BatchWriter:
                     {"row_index": pa.array([], pa.int64()), "version_id": pa.array([], pa.int32())}
                 )
             )
+            new_mask = pc.is_in(raw.column("sha256"), value_set=new_raw.column("sha256"))
+            verbatim = pc.and_(new_mask, raw.column("verbatim"))
+            kept_in_care = self._write_care_file(
+                care_file, resources, versions, raw.column("sha256").filter(verbatim)
+            )
+            self._write_raw_file(
+                raw_file,
+                raw.filter(pc.and_(new_mask, pc.invert(raw.column("verbatim")))),
+                resources,
+                raw.column("sha256").filter(verbatim),
+                kept_in_care,
+            )
             if versions.num_rows:
-                care_file = self._write_care_file(resources, versions)
                 engine.register_arrow("version_rows", versions)
                 engine.execute(
                     statements["insert_versions"],
@@ -174,8 +183,8 @@ class BatchWriter:
                 )
             if quarantine.num_rows:
                 engine.execute(statements["insert_quarantine"], {"now": now, "run_id": self.run_id})
-            if batch.references["id"]:
-                self._keep_references(batch.reference_table())
+            if sealed.references.num_rows:
+                self._keep_references(sealed.references)
             outcome = self._outcome(resources, changed_tables, batch)
             engine.execute(
                 self.queries["add_run_counts"],
@@ -212,50 +221,90 @@ class BatchWriter:
         counts.read_by_type.update(_value_counts(resources.column("resource_type")))
         counts.read_by_type.update(batch.already_present)
 
-    def _write_care_file(self, resources: pa.Table, versions: pa.Table) -> str:
-        """Write the JSON of the new versions to a Parquet file; return its relative name."""
-        name = f"{CARE_DIRECTORY}/{self.run_id}/{self.raw_files:06d}.parquet"
-        if versions.num_rows == 0:
-            return name
-        rows = resources.take(versions.column("row_index"))
-        kept = pc.invert(rows.column("deleted"))
-        content = pa.table(
-            {
-                "resource_type": rows.column("resource_type"),
-                "id": rows.column("id"),
-                "version_id": versions.column("version_id").cast(pa.int32()),
-                # Typed JSON in the file: the engine reads it as JSON without parsing it again.
-                "resource": pa.ExtensionArray.from_storage(
-                    pa.json_(), rows.column("resource").combine_chunks()
-                ),
-                "file": pa.array([name] * rows.num_rows, pa.string()).dictionary_encode(),
-            }
-        ).filter(kept)
-        if content.num_rows:
-            path = self.root / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Sorted by type and id in small row groups: the row-group statistics then let a
-            # query on one type, or one id, skip the rest of the file.
-            content = content.sort_by([("resource_type", "ascending"), ("id", "ascending")])
-            pq.write_table(
-                content,
-                path,
-                compression="zstd",
-                compression_level=1,
-                row_group_size=CARE_ROW_GROUP,
-            )
-        return name
+    def _write_care_file(
+        self, name: str, resources: pa.Table, versions: pa.Table, verbatim_raw: pa.Array
+    ) -> pa.Array:
+        """Write the JSON of the new versions to the Parquet file ``name``.
 
-    def _write_raw_file(self, raw: pa.Table, new_raw: pa.Table, name: str) -> None:
-        """Write the bytes of the newly received items; the catalog rows commit after it."""
-        if new_raw.num_rows == 0:
-            return
-        fresh = raw.filter(pc.is_in(raw.column("sha256"), value_set=new_raw.column("sha256")))
+        The rows of verbatim raw items (``verbatim_raw``: their sha256) carry ``raw_sha256``: the
+        file then holds their bytes as received, once. Returns the raw keys so kept.
+        """
+        rows = versions.column("row_index")
+        version_ids = versions.column("version_id").cast(pa.int32())
+        deleted = resources.column("deleted").take(rows)
+        if pc.any(deleted).as_py():
+            kept = pc.invert(deleted)
+            rows, version_ids = rows.filter(kept), version_ids.filter(kept)
+        if len(rows) == 0:
+            return pa.array([], pa.string())
+        keys = pa.table(
+            {
+                "resource_type": resources.column("resource_type").take(rows),
+                "id": resources.column("id").take(rows),
+                "version_id": version_ids,
+            }
+        )
+        # Sorted by type and id in small row groups: the row-group statistics then let a query
+        # on one type, or one id, skip the rest of the file. One take of the (large) JSON.
+        order = pc.sort_indices(
+            keys, sort_keys=[("resource_type", "ascending"), ("id", "ascending")]
+        )
+        rows = rows.take(order)
+        content = keys.take(order)
+        raw_sha = _first_occurrences(resources.column("raw_sha256").take(rows), verbatim_raw)
+        json = resources.column("resource").take(rows).combine_chunks()
+        content = (
+            content.append_column(
+                # Typed JSON in the file: the engine reads it as JSON without parsing it again.
+                "resource",
+                pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), json),
+            )
+            .append_column("raw_sha256", raw_sha)
+            .append_column("file", _repeated(name, content.num_rows))
+        )
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        named = fresh.select(["sha256", "content"]).append_column(
-            "file", pa.array([name] * fresh.num_rows, pa.string()).dictionary_encode()
+        pq.write_table(
+            content, path, compression="zstd", compression_level=1, row_group_size=CARE_ROW_GROUP
         )
+        return raw_sha.drop_null()
+
+    def _write_raw_file(
+        self,
+        name: str,
+        plain: pa.Table,
+        resources: pa.Table,
+        verbatim_raw: pa.Array,
+        kept_in_care: pa.Array,
+    ) -> None:
+        """Write the bytes of the newly received items that the care file does not hold.
+
+        ``plain``: new raw items with their bytes; verbatim items not kept in the care file
+        (their resource was unchanged) get their bytes from the resource's JSON, and their
+        catalog row is pointed at this file. The catalog rows commit after the file is written.
+        """
+        parts = [plain.select(["sha256", "content"])]
+        orphans = verbatim_raw.filter(pc.invert(pc.is_in(verbatim_raw, value_set=kept_in_care)))
+        if len(orphans):
+            found = resources.filter(pc.is_in(resources.column("raw_sha256"), value_set=orphans))
+            first = pc.index_in(orphans, value_set=found.column("raw_sha256"))
+            parts.append(
+                pa.table(
+                    {
+                        "sha256": orphans,
+                        "content": found.column("resource").take(first).cast(pa.large_binary()),
+                    }
+                )
+            )
+            self.engine.register_arrow("kept_raw", pa.table({"sha256": orphans}))
+            self.engine.execute(self.statements["move_raw_to_raw_file"], {"file": name})
+            self.engine.unregister("kept_raw")
+        fresh = pa.concat_tables(parts)
+        if fresh.num_rows == 0:
+            return
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        named = fresh.append_column("file", _repeated(name, fresh.num_rows))
         pq.write_table(named, path, compression="zstd", compression_level=1)
 
     @staticmethod
@@ -289,3 +338,28 @@ def _value_counts(column: pa.ChunkedArray | pa.Array) -> Counter[str]:
     for entry in pc.value_counts(column).to_pylist():
         counts[entry["values"]] += entry["counts"]
     return counts
+
+
+def _repeated(value: str, count: int) -> pa.DictionaryArray:
+    """A column holding ``value`` ``count`` times (dictionary-encoded: one copy of the text)."""
+    indices = pa.Array.from_buffers(pa.int32(), count, [None, pa.py_buffer(bytes(4 * count))])
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value], pa.string()))
+
+
+def _first_occurrences(raw_sha: pa.Array, verbatim_raw: pa.Array) -> pa.Array:
+    """``raw_sha`` where it names a verbatim raw item, only at its first row; null elsewhere.
+
+    A raw item is one row of the care file: two versions with the same bytes in one batch (a
+    resource changed and changed back) would otherwise both claim it.
+    """
+    wanted = pc.is_in(raw_sha, value_set=verbatim_raw)
+    marked = pc.if_else(wanted, raw_sha, pa.scalar(None, pa.string()))
+    if pc.count_distinct(marked).as_py() == pc.count(marked).as_py():
+        return marked
+    seen: set[str] = set()
+    values: list[str | None] = []
+    for value in marked.to_pylist():
+        values.append(value if value is not None and value not in seen else None)
+        if value is not None:
+            seen.add(value)
+    return pa.array(values, pa.string())

@@ -27,8 +27,13 @@ LEFT JOIN resource_content AS c
     AND c.version_id = v.version_id;
 
 -- name: create_raw_view
--- Every raw item with its bytes as received.
+-- Every raw item with its bytes as received: in a raw file, or, for an item that is exactly one
+-- resource's JSON (an NDJSON line), in the care file holding that resource (stored once).
 CREATE OR REPLACE TEMPORARY VIEW raw AS
 SELECT r.*, b.content
 FROM raw_input AS r
-JOIN raw_bytes AS b ON b.file = r.file AND b.sha256 = r.sha256;
+JOIN raw_bytes AS b ON b.file = r.file AND b.sha256 = r.sha256
+UNION ALL
+SELECT r.*, encode(CAST(c.resource AS VARCHAR)) AS content
+FROM raw_input AS r
+JOIN resource_content AS c ON c.file = r.file AND c.raw_sha256 = r.sha256;

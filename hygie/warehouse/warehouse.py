@@ -36,13 +36,13 @@ from hygie.warehouse.sql import load_statements
 
 DATABASE_FILE = "hygie.duckdb"
 LOCK_FILE = ".hygie.lock"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 PARQUET_VIEWS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     (
         "resource_content",
         "care",
         (("resource_type", "VARCHAR"), ("id", "VARCHAR"), ("version_id", "INTEGER"),
-         ("resource", "JSON")),
+         ("resource", "JSON"), ("raw_sha256", "VARCHAR")),
     ),
     ("raw_bytes", "raw", (("sha256", "VARCHAR"), ("content", "BLOB"))),
 )  # fmt: skip

@@ -67,3 +67,28 @@ def test_a_transaction_delete_is_a_version_and_hides_the_resource(
         assert engine.fetchall(
             "SELECT version_id, deleted FROM resource_history ORDER BY version_id"
         ) == [(1, False), (2, True)]
+
+
+def test_a_conditional_reference_to_a_resource_later_in_the_same_file_is_resolved(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    observation = {
+        "resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "weight"},
+        "subject": {"reference": "Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|1850512345678"},
+    }  # fmt: skip
+    patient = {
+        "resourceType": "Patient", "id": "p1",
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "1850512345678"}],
+    }  # fmt: skip
+    others = [{"resourceType": "Patient", "id": f"x{n}"} for n in range(20)]
+    summary = ingest(
+        warehouse, [write(tmp_path / "a.ndjson", observation, *others, patient)]
+    ).summary()
+
+    assert summary["quarantined"] == 0, summary["quarantined_by_reason"]
+    with warehouse.reading() as engine:
+        subject = engine.fetchall(
+            "SELECT json_extract_string(resource, '$.subject.reference') FROM resource "
+            "WHERE id = 'o1'"
+        )
+    assert subject == [("Patient/p1",)]

@@ -1,0 +1,278 @@
+"""NDJSON lines stored as received: checked a block at a time, in a second process if large.
+
+Most lines of a bulk export are one valid resource each ("plain"): :func:`check_block` tells
+them apart with the same rules as every other path (:func:`hygie.fhir.validation.
+check_resource`), hashes them and finds their literal references, in one tight loop per block.
+The other lines (a Bundle, references to rewrite, anything invalid) are handed back as items for
+the ordinary interpretation, which stores them or says why not.
+
+For a large file the blocks are checked in a second process (:func:`checked_blocks`), so that
+parsing runs on one core while the warehouse stores the previous blocks on the other: Python
+runs one thread at a time, and parsing JSON is most of the work of an NDJSON ingestion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hygie.errors import WarehouseError
+from hygie.fhir.validation import check_resource
+from hygie.sources.base import RawItem, ReadFailure
+from hygie.sources.fhir_ndjson import FhirNdjsonSource, LineBlock
+from hygie.warehouse.batch import LITERAL_REFERENCE_JSON, binary_array, reference_table
+
+FRAME_HEADER = struct.Struct("<Q")
+"""Each message from the parsing process: its length, then its pickle."""
+PARSE_PROCESS_BYTES = 32 * 1024 * 1024
+"""A run with at least this much NDJSON parses it in a second process (starting one: ~0.5 s)."""
+
+
+@dataclass(frozen=True)
+class CheckedBlock:
+    """A block of NDJSON lines, its plain lines as Arrow columns, the others as items."""
+
+    source: str
+    format: str
+    line_count: int
+    byte_count: int
+    plain: pa.Table
+    """position, line_no, byte_offset, resource_type, id, sha256, content of each plain line."""
+    references: pa.Table
+    """resource_type, id, target_type, target_id of each literal reference of plain lines."""
+    others: list[tuple[int, RawItem]]
+    """(position in the block, item) of the lines to interpret one by one."""
+
+    def without_types(self, types: set[str]) -> tuple[CheckedBlock, list[tuple[int, RawItem]]]:
+        """This block without its plain lines of ``types``, and those lines as items."""
+        plain = self.plain
+        mask = pc.is_in(plain.column("resource_type"), value_set=pa.array(sorted(types)))
+        moved = [
+            (
+                row["position"],
+                RawItem(
+                    self.source, row["line_no"], row["byte_offset"], self.format,
+                    row["content"].encode(),
+                ),
+            )
+            for row in plain.filter(mask).to_pylist()
+        ]  # fmt: skip
+        kept = plain.filter(pc.invert(mask))
+        keys = set(
+            zip(
+                kept.column("resource_type").to_pylist(), kept.column("id").to_pylist(), strict=True
+            )
+        )
+        references = self.references
+        wanted = [
+            pair in keys
+            for pair in zip(
+                references.column("resource_type").to_pylist(),
+                references.column("id").to_pylist(),
+                strict=True,
+            )
+        ]
+        narrowed = CheckedBlock(
+            self.source, self.format, self.line_count, self.byte_count, kept,
+            references.filter(pa.array(wanted, pa.bool_())), self.others,
+        )  # fmt: skip
+        return narrowed, moved
+
+
+def check_block(block: LineBlock) -> CheckedBlock:
+    """Sort the lines of ``block`` into plain resources and items to interpret."""
+    lines = block.lines
+    positions: list[int] = []
+    types: list[str] = []
+    ids: list[str] = []
+    digests: list[str] = []
+    references: list[tuple[str, str, bytes, bytes]] = []
+    others: list[tuple[int, RawItem]] = []
+    loads, find, sha256 = orjson.loads, LITERAL_REFERENCE_JSON.findall, hashlib.sha256
+    for position, line in enumerate(lines):
+        parsed = None
+        if b"urn:uuid:" not in line and b"?identifier=" not in line:
+            try:
+                parsed = loads(line)
+            except orjson.JSONDecodeError:
+                parsed = None
+        if (
+            type(parsed) is not dict
+            or parsed.get("resourceType") == "Bundle"
+            or check_resource(parsed) is not None
+        ):
+            others.append(
+                (
+                    position,
+                    RawItem(
+                        block.source,
+                        block.line_nos[position],
+                        block.byte_offsets[position],
+                        block.format,
+                        line,
+                    ),
+                )
+            )
+            continue
+        resource_type, resource_id = parsed["resourceType"], parsed["id"]
+        positions.append(position)
+        types.append(resource_type)
+        ids.append(resource_id)
+        digests.append(sha256(line).hexdigest())
+        for target_type, target_id in find(line):
+            references.append((resource_type, resource_id, target_type, target_id))
+    taken = pa.array(positions, pa.int64())
+    plain = pa.table(
+        {
+            "position": taken,
+            "line_no": pa.array(block.line_nos, pa.int64()).take(taken),
+            "byte_offset": pa.array(block.byte_offsets, pa.int64()).take(taken),
+            "resource_type": pa.array(types, pa.string()),
+            "id": pa.array(ids, pa.string()),
+            "sha256": pa.array(digests, pa.string()),
+            # Valid JSON from orjson is valid UTF-8: the cast cannot fail here.
+            "content": binary_array([lines[p] for p in positions]).cast(pa.large_string()),
+        }
+    )
+    size = block.byte_offsets[-1] - block.byte_offsets[0] + len(lines[-1]) + 1 if lines else 0
+    return CheckedBlock(
+        block.source, block.format, len(lines), size, plain, reference_table(references), others
+    )
+
+
+def _checked(
+    source: FhirNdjsonSource, path: Path, max_lines: int
+) -> Iterator[CheckedBlock | ReadFailure]:
+    """The checked blocks of ``path`` (at most ``max_lines`` lines each), in file order."""
+    for block in source.read_blocks(path):
+        if isinstance(block, ReadFailure):
+            yield block
+            continue
+        rest: LineBlock | None = block
+        while rest is not None:
+            part, rest = rest.split(max_lines)
+            yield check_block(part)
+
+
+class NdjsonParsing:
+    """Checked blocks of a run's NDJSON files, parsed here or, for large inputs, in a second
+    process that works ahead on the files in the order given.
+
+    :meth:`blocks` must be called for the files in that order (one run reads them so).
+    """
+
+    def __init__(self, paths: list[Path], max_lines: int) -> None:
+        self.paths = paths
+        self.max_lines = max_lines
+        self.process: subprocess.Popen[bytes] | None = None
+        self.errors: IO[bytes] | None = None
+        self.next = 0
+        total = 0
+        for path in paths:
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+        if paths and total >= PARSE_PROCESS_BYTES:
+            self._start()
+
+    def blocks(self, path: Path) -> Iterator[CheckedBlock | ReadFailure]:
+        """The checked blocks of ``path``."""
+        if self.process is None:
+            yield from _checked(FhirNdjsonSource(), path, self.max_lines)
+            return
+        if self.next >= len(self.paths) or self.paths[self.next] != path:
+            raise WarehouseError(f"{path}: NDJSON files must be read in the order given")
+        self.next += 1
+        while True:
+            message = self._receive(path)
+            if message is None:  # the end of this file's blocks
+                return
+            yield message
+
+    def close(self) -> None:
+        """Stop the second process (if it still runs) and release its pipe."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+        if self.errors is not None:
+            self.errors.close()
+
+    def __enter__(self) -> NdjsonParsing:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        # A plain subprocess (not multiprocessing): nothing of the calling program is imported
+        # again. The file list goes through stdin, the blocks come back through stdout.
+        self.errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hygie.warehouse.plain_lines", str(self.max_lines)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+        )
+        assert self.process.stdin is not None
+        self.process.stdin.write("\n".join(str(p) for p in self.paths).encode())
+        self.process.stdin.close()
+
+    def _receive(self, path: Path) -> CheckedBlock | ReadFailure | None:
+        assert self.process is not None and self.process.stdout is not None
+        header = self.process.stdout.read(FRAME_HEADER.size)
+        if len(header) < FRAME_HEADER.size:
+            self.process.wait()
+            detail = ""
+            if self.errors is not None:
+                self.errors.seek(0)
+                lines = self.errors.read().decode(errors="replace").strip().splitlines()
+                detail = f": {lines[-1]}" if lines else ""
+            raise WarehouseError(
+                f"{path}: the parsing process stopped (exit code {self.process.returncode})"
+                + detail
+            )
+        (size,) = FRAME_HEADER.unpack(header)
+        message: CheckedBlock | ReadFailure | None = pickle.loads(self.process.stdout.read(size))
+        return message
+
+
+def _produce(max_lines: int) -> None:
+    """In the second process: for each file named on stdin, its checked blocks, then a mark."""
+    out = sys.stdout.buffer
+    paths = [Path(line) for line in sys.stdin.read().splitlines() if line]
+
+    def send(message: object) -> None:
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        out.write(FRAME_HEADER.pack(len(payload)))
+        out.write(payload)
+
+    for path in paths:
+        for checked in _checked(FhirNdjsonSource(), path, max_lines):
+            send(checked)
+        send(None)
+    out.flush()
+
+
+if __name__ == "__main__":
+    # Through the module's own name, so that what is pickled names hygie.warehouse.plain_lines.
+    from hygie.warehouse import plain_lines
+
+    try:
+        plain_lines._produce(int(sys.argv[1]))
+    except (BrokenPipeError, KeyboardInterrupt):
+        sys.exit(1)  # the run stopped: nobody is reading
