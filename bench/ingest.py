@@ -84,6 +84,10 @@ def main() -> None:
     try:
         sample = SAMPLE if SAMPLE.is_dir() else FALLBACK_SAMPLE
         count, size = replicate(data, args.resources, sample)
+        # A kept --workdir is measured afresh: no database or warehouse from an earlier run.
+        (workdir / "bare.duckdb").unlink(missing_ok=True)
+        (workdir / "bare.duckdb.wal").unlink(missing_ok=True)
+        shutil.rmtree(workdir / "warehouse", ignore_errors=True)
         bare = measure(REFERENCE, str(workdir / "bare.duckdb"), str(data / "*.ndjson"))
         ours = measure(HYGIE, str(workdir / "warehouse"), str(data))
     finally:

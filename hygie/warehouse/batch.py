@@ -22,14 +22,14 @@ from hygie.sources.base import RawItem, ReadFailure, Rejection, ResourceOut
 if TYPE_CHECKING:
     from hygie.warehouse.plain_lines import CheckedBlock
 
-DELETED_SHA = "deleted"
-"""The content hash of a delete (a version without JSON)."""
+DELETED_SHA = b"deleted"
+"""The content hash of a delete (a version without JSON; never the 32 bytes of a sha256)."""
 
 RAW_COLUMNS = (
     "seq", "sha256", "source", "line_no", "byte_offset", "format", "size_bytes", "verbatim",
 )  # fmt: skip
 RAW_TYPES = (
-    pa.int64(), pa.string(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(),
+    pa.int64(), pa.binary(), pa.string(), pa.int64(), pa.int64(), pa.string(), pa.int64(),
     pa.bool_(),
 )  # fmt: skip
 """``verbatim``: the item is exactly one resource's JSON, so its bytes are stored once, in the
@@ -48,11 +48,11 @@ RESOURCE_COLUMNS = (
 )
 RESOURCE_TYPES = (
     pa.int64(),
+    pa.binary(),
     pa.string(),
     pa.string(),
     pa.string(),
-    pa.string(),
-    pa.string(),
+    pa.binary(),
     pa.bool_(),
 )
 QUARANTINE_SCHEMA = pa.schema(
@@ -66,7 +66,7 @@ QUARANTINE_SCHEMA = pa.schema(
         ("resource_id", pa.string()),
         ("reason", pa.string()),
         ("message", pa.string()),
-        ("raw_sha256", pa.string()),
+        ("raw_sha256", pa.binary()),
     ]
 )
 
@@ -151,7 +151,7 @@ class Batch:
         """RESOURCE_COLUMNS per resource."""
         self.resource_json = BinaryColumn()
         self.quarantine: dict[str, list[Any]] = {name: [] for name in QUARANTINE_SCHEMA.names}
-        self.raw_seen: set[str] = set()
+        self.raw_seen: set[bytes] = set()
         self.items = 0
         self.bytes = 0
         self.quarantine_reasons: Counter[str] = Counter()
@@ -228,10 +228,10 @@ class Batch:
         )  # fmt: skip
         self.plain_parts.append((raw, resources, checked.references))
 
-    def add_raw(self, item: RawItem, *, verbatim: bool = False) -> str:
-        """Record an item as received; return its sha256 (the raw key)."""
+    def add_raw(self, item: RawItem, *, verbatim: bool = False) -> bytes:
+        """Record an item as received; return its sha256 (the raw key, 32 bytes)."""
         content = item.content
-        sha = hashlib.sha256(content).hexdigest()
+        sha = hashlib.sha256(content).digest()
         self.seq += 1
         self.items += 1
         self.bytes += len(content)
@@ -245,7 +245,9 @@ class Batch:
             self.raw_content.append(b"" if verbatim else content)
         return sha
 
-    def add_resource(self, resource: ResourceOut, raw_sha: str, source: str, single: bool) -> None:
+    def add_resource(
+        self, resource: ResourceOut, raw_sha: bytes, source: str, single: bool
+    ) -> None:
         """Queue a resource; ``single`` means the item is exactly this resource's JSON."""
         if resource.json is None:
             self.resource_rows.append(
@@ -253,7 +255,7 @@ class Batch:
             )
             self.resource_json.append(b"")
             return
-        content_sha = raw_sha if single else hashlib.sha256(resource.json).hexdigest()
+        content_sha = raw_sha if single else hashlib.sha256(resource.json).digest()
         self._add_json(resource.resource_type, resource.id, resource.json, raw_sha, content_sha,
                        source)  # fmt: skip
 
@@ -262,8 +264,8 @@ class Batch:
         resource_type: str,
         resource_id: str,
         content: bytes,
-        raw_sha: str,
-        content_sha: str,
+        raw_sha: bytes,
+        content_sha: bytes,
         source: str,
     ) -> None:
         self.resource_rows.append(
@@ -273,7 +275,7 @@ class Batch:
         for target_type, target_id in LITERAL_REFERENCE_JSON.findall(content):
             self.reference_rows.append((resource_type, resource_id, target_type, target_id))
 
-    def add_rejection(self, rejection: Rejection, item: RawItem, raw_sha: str) -> None:
+    def add_rejection(self, rejection: Rejection, item: RawItem, raw_sha: bytes) -> None:
         self._quarantine(
             item.source, item.line_no, item.byte_offset, rejection.entry_index,
             rejection.resource_type, rejection.resource_id, rejection.reason, rejection.message,
@@ -296,9 +298,10 @@ class Batch:
         resource_id: str | None,
         reason: str,
         message: str,
-        raw_sha: str | None,
+        raw_sha: bytes | None,
     ) -> None:
-        key_parts = (raw_sha or f"{source}@{byte_offset}", str(entry_index), reason)
+        key_parts = (raw_sha.hex() if raw_sha else f"{source}@{byte_offset}", str(entry_index),
+                     reason)  # fmt: skip
         key = hashlib.sha256("\x1f".join(key_parts).encode()).hexdigest()
         values = (
             key, source, line_no, byte_offset, entry_index, resource_type, resource_id,

@@ -16,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import pickle
+import queue
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,8 @@ from hygie.warehouse.batch import LITERAL_REFERENCE_JSON, binary_array, referenc
 
 FRAME_HEADER = struct.Struct("<Q")
 """Each message from the parsing process: its length, then its pickle."""
+RECEIVED_AHEAD = 2
+"""Checked blocks held ready in memory (each at most a batch of lines)."""
 PARSE_PROCESS_BYTES = 32 * 1024 * 1024
 """A run with at least this much NDJSON parses it in a second process (starting one: ~0.5 s)."""
 
@@ -98,7 +103,7 @@ def check_block(block: LineBlock) -> CheckedBlock:
     positions: list[int] = []
     types: list[str] = []
     ids: list[str] = []
-    digests: list[str] = []
+    digests: list[bytes] = []
     references: list[tuple[str, str, bytes, bytes]] = []
     others: list[tuple[int, RawItem]] = []
     loads, find, sha256 = orjson.loads, LITERAL_REFERENCE_JSON.findall, hashlib.sha256
@@ -131,7 +136,7 @@ def check_block(block: LineBlock) -> CheckedBlock:
         positions.append(position)
         types.append(resource_type)
         ids.append(resource_id)
-        digests.append(sha256(line).hexdigest())
+        digests.append(sha256(line).digest())
         for target_type, target_id in find(line):
             references.append((resource_type, resource_id, target_type, target_id))
     taken = pa.array(positions, pa.int64())
@@ -142,7 +147,7 @@ def check_block(block: LineBlock) -> CheckedBlock:
             "byte_offset": pa.array(block.byte_offsets, pa.int64()).take(taken),
             "resource_type": pa.array(types, pa.string()),
             "id": pa.array(ids, pa.string()),
-            "sha256": pa.array(digests, pa.string()),
+            "sha256": pa.array(digests, pa.binary()),
             # Valid JSON from orjson is valid UTF-8: the cast cannot fail here.
             "content": binary_array([lines[p] for p in positions]).cast(pa.large_string()),
         }
@@ -179,6 +184,10 @@ class NdjsonParsing:
         self.max_lines = max_lines
         self.process: subprocess.Popen[bytes] | None = None
         self.errors: IO[bytes] | None = None
+        self.reader: threading.Thread | None = None
+        self.received: queue.Queue[tuple[bool, CheckedBlock | ReadFailure | None]] = queue.Queue(
+            maxsize=RECEIVED_AHEAD
+        )
         self.next = 0
         total = 0
         for path in paths:
@@ -207,6 +216,14 @@ class NdjsonParsing:
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait()
+            deadline = time.monotonic() + 10
+            while (
+                self.reader is not None and self.reader.is_alive() and time.monotonic() < deadline
+            ):
+                # The reading thread may wait for room in the queue: make some.
+                with contextlib.suppress(queue.Empty):
+                    self.received.get_nowait()
+                self.reader.join(timeout=0.05)
             if self.process.stdout is not None:
                 self.process.stdout.close()
         if self.errors is not None:
@@ -231,24 +248,41 @@ class NdjsonParsing:
         assert self.process.stdin is not None
         self.process.stdin.write("\n".join(str(p) for p in self.paths).encode())
         self.process.stdin.close()
+        self.reader = threading.Thread(
+            target=self._read_frames, name="hygie-parse-reader", daemon=True
+        )
+        self.reader.start()
 
     def _receive(self, path: Path) -> CheckedBlock | ReadFailure | None:
+        assert self.process is not None
+        stopped, message = self.received.get()
+        if not stopped:
+            return message
+        self.process.wait()
+        detail = ""
+        if self.errors is not None:
+            self.errors.seek(0)
+            lines = self.errors.read().decode(errors="replace").strip().splitlines()
+            detail = f": {lines[-1]}" if lines else ""
+        raise WarehouseError(
+            f"{path}: the parsing process stopped (exit code {self.process.returncode})" + detail
+        )
+
+    def _read_frames(self) -> None:
+        """On a thread: read what the process sends ahead of use (up to RECEIVED_AHEAD blocks),
+        so that neither side waits for the other more than needed."""
         assert self.process is not None and self.process.stdout is not None
-        header = self.process.stdout.read(FRAME_HEADER.size)
-        if len(header) < FRAME_HEADER.size:
-            self.process.wait()
-            detail = ""
-            if self.errors is not None:
-                self.errors.seek(0)
-                lines = self.errors.read().decode(errors="replace").strip().splitlines()
-                detail = f": {lines[-1]}" if lines else ""
-            raise WarehouseError(
-                f"{path}: the parsing process stopped (exit code {self.process.returncode})"
-                + detail
-            )
-        (size,) = FRAME_HEADER.unpack(header)
-        message: CheckedBlock | ReadFailure | None = pickle.loads(self.process.stdout.read(size))
-        return message
+        stdout = self.process.stdout
+        try:
+            while True:
+                header = stdout.read(FRAME_HEADER.size)
+                if len(header) < FRAME_HEADER.size:
+                    break
+                (size,) = FRAME_HEADER.unpack(header)
+                self.received.put((False, pickle.loads(stdout.read(size))))
+        except (OSError, ValueError, pickle.UnpicklingError):
+            pass  # closed under us (the run stopped), or cut off: reported as stopped
+        self.received.put((True, None))
 
 
 def _produce(max_lines: int) -> None:

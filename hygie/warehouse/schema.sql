@@ -34,8 +34,10 @@ CREATE TABLE IF NOT EXISTS runs (
 -- The raw zone catalog: every input item exactly as received. Append-only. The content hash is
 -- the key, so re-ingesting the same bytes adds nothing. The bytes themselves are in immutable
 -- Parquet files under raw/ (columns sha256, content), named by `file` relative to the warehouse.
+-- Hashes are stored as their 32 bytes (half the size of hex text, in the key and in the log of
+-- every commit); the `raw` view shows them in hex.
 CREATE TABLE IF NOT EXISTS raw_input (
-    sha256 VARCHAR PRIMARY KEY,
+    sha256 BLOB PRIMARY KEY,
     source VARCHAR NOT NULL,
     line_no BIGINT,
     byte_offset BIGINT,
@@ -52,7 +54,7 @@ CREATE TABLE IF NOT EXISTS resource_head (
     resource_type VARCHAR NOT NULL,
     id VARCHAR NOT NULL,
     version_id INTEGER NOT NULL CHECK (version_id >= 1),
-    content_sha256 VARCHAR NOT NULL,
+    content_sha256 BLOB NOT NULL,
     deleted BOOLEAN NOT NULL,
     PRIMARY KEY (resource_type, id)
 );
@@ -69,8 +71,8 @@ CREATE TABLE IF NOT EXISTS resource_version (
     version_id INTEGER NOT NULL CHECK (version_id >= 1),
     last_updated TIMESTAMPTZ NOT NULL,
     deleted BOOLEAN NOT NULL,
-    content_sha256 VARCHAR NOT NULL,
-    raw_sha256 VARCHAR NOT NULL,
+    content_sha256 BLOB NOT NULL,
+    raw_sha256 BLOB NOT NULL,
     run_id VARCHAR NOT NULL,
     source VARCHAR NOT NULL,
     file VARCHAR
@@ -89,7 +91,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     resource_id VARCHAR,
     reason VARCHAR NOT NULL,
     message VARCHAR NOT NULL,
-    raw_sha256 VARCHAR,
+    raw_sha256 BLOB,
     quarantined_at TIMESTAMPTZ NOT NULL
 );
 

@@ -236,7 +236,7 @@ class BatchWriter:
             kept = pc.invert(deleted)
             rows, version_ids = rows.filter(kept), version_ids.filter(kept)
         if len(rows) == 0:
-            return pa.array([], pa.string())
+            return pa.array([], pa.binary())
         keys = pa.table(
             {
                 "resource_type": resources.column("resource_type").take(rows),
@@ -353,13 +353,13 @@ def _first_occurrences(raw_sha: pa.Array, verbatim_raw: pa.Array) -> pa.Array:
     resource changed and changed back) would otherwise both claim it.
     """
     wanted = pc.is_in(raw_sha, value_set=verbatim_raw)
-    marked = pc.if_else(wanted, raw_sha, pa.scalar(None, pa.string()))
+    marked = pc.if_else(wanted, raw_sha, pa.scalar(None, pa.binary()))
     if pc.count_distinct(marked).as_py() == pc.count(marked).as_py():
         return marked
-    seen: set[str] = set()
-    values: list[str | None] = []
+    seen: set[bytes] = set()
+    values: list[bytes | None] = []
     for value in marked.to_pylist():
         values.append(value if value is not None and value not in seen else None)
         if value is not None:
             seen.add(value)
-    return pa.array(values, pa.string())
+    return pa.array(values, pa.binary())

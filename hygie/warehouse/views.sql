@@ -29,11 +29,16 @@ LEFT JOIN resource_content AS c
 -- name: create_raw_view
 -- Every raw item with its bytes as received: in a raw file, or, for an item that is exactly one
 -- resource's JSON (an NDJSON line), in the care file holding that resource (stored once).
+-- The hash is shown in hex, as sha256sum prints it.
 CREATE OR REPLACE TEMPORARY VIEW raw AS
-SELECT r.*, b.content
+SELECT
+    lower(hex(r.sha256)) AS sha256, r.source, r.line_no, r.byte_offset, r.format, r.size_bytes,
+    r.received_at, r.run_id, r.file, b.content
 FROM raw_input AS r
 JOIN raw_bytes AS b ON b.file = r.file AND b.sha256 = r.sha256
 UNION ALL
-SELECT r.*, encode(CAST(c.resource AS VARCHAR)) AS content
+SELECT
+    lower(hex(r.sha256)) AS sha256, r.source, r.line_no, r.byte_offset, r.format, r.size_bytes,
+    r.received_at, r.run_id, r.file, encode(CAST(c.resource AS VARCHAR)) AS content
 FROM raw_input AS r
 JOIN resource_content AS c ON c.file = r.file AND c.raw_sha256 = r.sha256;

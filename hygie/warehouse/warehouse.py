@@ -42,9 +42,9 @@ PARQUET_VIEWS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "resource_content",
         "care",
         (("resource_type", "VARCHAR"), ("id", "VARCHAR"), ("version_id", "INTEGER"),
-         ("resource", "JSON"), ("raw_sha256", "VARCHAR")),
+         ("resource", "JSON"), ("raw_sha256", "BLOB")),
     ),
-    ("raw_bytes", "raw", (("sha256", "VARCHAR"), ("content", "BLOB"))),
+    ("raw_bytes", "raw", (("sha256", "BLOB"), ("content", "BLOB"))),
 )  # fmt: skip
 """Views over the immutable Parquet files: (view, directory under the warehouse, columns)."""
 
