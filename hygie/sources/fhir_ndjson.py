@@ -97,8 +97,9 @@ class FhirNdjsonSource:
             end = len(data) if final else data.rfind(b"\n") + 1
             parts, size = ([data[end:]], len(data) - end) if end < len(data) else ([], 0)
             if end:
-                block = self._block(source, data[:end], line_no, offset)
-                line_no += data.count(b"\n", 0, end) + (not data[:end].endswith(b"\n"))
+                block, count = self._block(source, data if end == len(data) else data[:end],
+                                           line_no, offset)  # fmt: skip
+                line_no += count
                 offset += end
                 if block.lines:
                     produced = True
@@ -132,10 +133,12 @@ class FhirNdjsonSource:
         if not produced:
             yield ReadFailure(source, None, 0, "empty-file", "the file holds no FHIR resource")
 
-    def _block(self, source: str, data: bytes, line_no: int, offset: int) -> LineBlock:
+    def _block(self, source: str, data: bytes, line_no: int, offset: int) -> tuple[LineBlock, int]:
+        """The block of ``data``'s non-blank lines, and how many lines ``data`` holds."""
         lines = data.split(b"\n")
         if data.endswith(b"\n"):
             lines.pop()
+        count = len(lines)
         # Each line starts after the previous one and its newline.
         starts = list(
             itertools.accumulate(
@@ -154,7 +157,7 @@ class FhirNdjsonSource:
             lines = [k[0] for k in kept]
             numbers = [k[1] for k in kept]
             starts = [k[2] for k in kept]
-        return LineBlock(source, self.name, lines, numbers, starts)
+        return LineBlock(source, self.name, lines, numbers, starts), count
 
     def interpret(self, item: RawItem, lookup: ReferenceLookup) -> Interpretation:
         return interpret_json(item, lookup)

@@ -14,6 +14,7 @@ runs one thread at a time, and parsing JSON is most of the work of an NDJSON ing
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import pickle
 import queue
@@ -289,6 +290,10 @@ def _produce(max_lines: int) -> None:
     """In the second process: for each file named on stdin, its checked blocks, then a mark."""
     out = sys.stdout.buffer
     paths = [Path(line) for line in sys.stdin.read().splitlines() if line]
+    # Parsing makes and drops many dicts and lists, none of them in cycles: collecting garbage
+    # less often saves about a tenth of the work here (this process holds nothing else).
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
     def send(message: object) -> None:
         payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
