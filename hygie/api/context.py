@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hygie.api.audit import AuditLog
+from hygie.api.serving import ServingStore
 from hygie.api.tokens import TokenService
 from hygie.api.zones import Zone
 from hygie.warehouse.duckdb_engine import DuckDBEngine
@@ -79,6 +80,7 @@ class ApiContext:
         base_url: str,
         export_directory: Path,
         max_body_bytes: int = MAX_BODY_BYTES,
+        serving: ServingStore | None = None,
     ) -> None:
         self.warehouse = warehouse
         self.engine = engine
@@ -89,6 +91,8 @@ class ApiContext:
         self.root = warehouse.path.resolve()
         self.export_directory = export_directory
         self.max_body_bytes = max_body_bytes
+        self.serving = serving
+        """Current resources by (type, id) for reads by id (None: read from the engine)."""
         self.write_lock = threading.Lock()
         self.generation = 0
         self.cache = ReadCache()

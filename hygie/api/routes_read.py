@@ -92,6 +92,13 @@ async def read(request: Request, resource_type: str, resource_id: str) -> Respon
 
 
 def _load(context: ApiContext, resource_type: str, resource_id: str) -> CachedResource:
+    serving = context.serving
+    if serving is not None:
+        served = serving.get(resource_type, resource_id)
+        if served is not None:
+            version_id, body = served
+            patients = frozenset(patients_of(resource_type, orjson.loads(body)))
+            return CachedResource(version_id, body, patients)
     cursor = context.reader()
     found = reads.read_current(cursor, context.zone, resource_type, resource_id, context.root)
     if found is not None:

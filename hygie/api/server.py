@@ -15,6 +15,7 @@ from hygie.api.audit import AuditLog, audit_path
 from hygie.api.clients import ensure_tables
 from hygie.api.context import MAX_BODY_BYTES, ApiContext
 from hygie.api.reference_index import sync_reference_index
+from hygie.api.serving import ServingStore, serving_path
 from hygie.api.tokens import TokenService, load_server_key
 from hygie.api.zones import zone_named
 from hygie.config import Settings
@@ -47,6 +48,8 @@ def api_context(
         ensure_tables(engine)
         engine.execute("SET TimeZone = 'UTC'")
         sync_reference_index(engine)
+        serving = ServingStore(serving_path(settings.warehouse, served.name))
+        serving.catch_up(engine, warehouse.path.resolve())
         base = base_url.rstrip("/")
         tokens = TokenService(key, issuer=base, token_url=f"{base}/auth/token", zone=served.name)
         tokens.load_active_clients(engine)
@@ -61,9 +64,11 @@ def api_context(
                 base,
                 settings.warehouse / EXPORT_DIRECTORY,
                 max_body_bytes,
+                serving,
             )
         finally:
             audit.close()
+            serving.close()
 
 
 def serve(

@@ -10,6 +10,7 @@ is one database transaction: a transaction Bundle is stored whole or not at all.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from hygie.warehouse.ingest import ingest_items
 from hygie.warehouse.sql import load_statements
 
 QUERIES = load_statements("hygie.api", "queries.sql")
+
+logger = logging.getLogger("hygie.api")
 
 
 def parse_json(body: bytes) -> Any:
@@ -149,7 +152,16 @@ def commit(
     item = RawItem(f"api:{client_id}", None, None, "fhir-json", content)
     try:
         report = ingest_items(context.warehouse, context.engine, [item], command="api")
-        sync_reference_index(context.engine, sorted({key[1] for key in keys}))
+        touched_ids = sorted({key[1] for key in keys})
+        sync_reference_index(context.engine, touched_ids)
+        if context.serving is not None:
+            try:
+                context.serving.catch_up(context.engine, context.root, touched_ids)
+            except Exception:
+                # A store that could not follow the write must not answer reads any more: the
+                # engine path stays exact (the store is rebuilt at the next start).
+                logger.exception("the serving store could not follow a write; reads use the engine")
+                context.serving = None
     finally:
         context.written(keys)
     if report.counts.totals()["quarantined"]:
