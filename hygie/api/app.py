@@ -96,7 +96,9 @@ def create_app(context: ApiContext) -> FastAPI:
     """The application serving ``context``'s zone."""
     app = FastAPI(
         title="Hygie FHIR API",
-        openapi_url=None,
+        # The description of the endpoints (no data): for clients' tooling and API fuzzers.
+        # The FHIR view of the same server is its CapabilityStatement, at /metadata.
+        openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
         redirect_slashes=False,
