@@ -112,7 +112,8 @@ def bench_cda(rounds: int) -> float:
     return rounds * len(documents) / (time.perf_counter() - started)
 
 
-def bench_mllp(per_sender: int, window: int, folder: Path) -> float:
+def bench_mllp(per_sender: int, window: int, folder: Path) -> tuple[float, float]:
+    """(acknowledged msg/s, msg/s until all are in the warehouse) for 4 concurrent senders."""
     warehouse = Warehouse(Settings(warehouse=folder / f"w{window}", lock_timeout=60))
     ready = threading.Event()
     state: dict[str, object] = {}
@@ -153,11 +154,15 @@ def bench_mllp(per_sender: int, window: int, folder: Path) -> float:
         sender.start()
     for sender in senders:
         sender.join()
-    rate = 4 * per_sender / (time.perf_counter() - started)
+    acknowledged = time.perf_counter() - started
     loop = state["loop"]
     loop.call_soon_threadsafe(state["stop"].set)  # type: ignore[attr-defined]
-    thread.join()
-    return rate
+    thread.join()  # the listener ingests what its journal still holds, then stops
+    stored_after = time.perf_counter() - started
+    with warehouse.reading() as engine:
+        stored = engine.fetchall("SELECT count(*) FROM raw_input")[0][0]
+    assert stored == 4 * per_sender, (stored, 4 * per_sender)  # every ACKed message is stored
+    return 4 * per_sender / acknowledged, 4 * per_sender / stored_after
 
 
 def main() -> None:
@@ -181,10 +186,14 @@ def main() -> None:
                       "-")  # fmt: skip
         table.add_row("DICOM headers read+mapped (files/s)", f"{bench_dicom(50):,.0f}", "-")
         per_sender = args.mllp // 4
-        table.add_row("MLLP ACKed msg/s, 4 senders, 1 in flight each",
-                      f"{bench_mllp(max(per_sender // 10, 25), 1, folder):,.0f}", "≥ 1,000")  # fmt: skip
+        acked, stored = bench_mllp(per_sender, 1, folder)
+        table.add_row("MLLP ACKed msg/s, 4 senders, each waiting for each ACK",
+                      f"{acked:,.0f}", "≥ 1,000")  # fmt: skip
+        table.add_row("  the same, until every message is in the warehouse",
+                      f"{stored:,.0f}", "-")  # fmt: skip
+        acked, stored = bench_mllp(per_sender, 64, folder)
         table.add_row("MLLP ACKed msg/s, 4 senders, 64 in flight each",
-                      f"{bench_mllp(per_sender, 64, folder):,.0f}", "≥ 1,000")  # fmt: skip
+                      f"{acked:,.0f}", "-")  # fmt: skip
     Console().print(table)
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from hygie.config import Settings
+from hygie.sources.base import RawItem
+from hygie.sources.hl7v2.journal import Journal, read_segment
 from hygie.sources.hl7v2.mllp import serve_mllp
 from hygie.warehouse.warehouse import Warehouse
 
@@ -212,17 +214,45 @@ def test_a_message_acknowledged_just_before_a_kill_is_in_the_warehouse(tmp_path:
         process.wait(30)
         sender.close()
     assert segment(ack, "MSA")[1] == "AA"
+    # Acknowledged means durable: the message is in the journal on disk.
+    journaled = [i for p in Journal(warehouse.path).segment_paths() for i in read_segment(p)]
+    assert [item.source for item in journaled] == ["mllp:LAB^CHU:K1"]
+    with run_listener_process(warehouse) as (process, port):  # restart: the journal is ingested
+        sender = Sender(port)
+        assert segment(sender.exchange(message("K1")), "MSA")[1] == "AA"  # and the id is known
+        sender.close()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
     assert count(warehouse, "SELECT COUNT(*) FROM raw_input WHERE source = 'mllp:LAB^CHU:K1'") == 1
     assert (
         count(warehouse, "SELECT COUNT(*) FROM resource WHERE resource_type = 'Observation'") == 1
     )
-    with run_listener_process(warehouse) as (process, port):  # restart: the id is known
-        sender = Sender(port)
-        assert segment(sender.exchange(message("K1")), "MSA")[1] == "AA"
-        sender.close()
+    assert count(warehouse, "SELECT COUNT(*) FROM raw_input") == 1
+    assert Journal(warehouse.path).segment_paths() == []  # ingested, then deleted
+
+
+def test_a_journal_cut_by_a_crash_keeps_its_complete_records(tmp_path: Path) -> None:
+    warehouse = Warehouse(Settings(warehouse=tmp_path / "w", lock_timeout=60, batch_size=500))
+    journal = Journal(warehouse.path)
+    items = [
+        RawItem(f"mllp:LAB^CHU:C{n}", None, None, "hl7v2", message(f"C{n}", f"P{n}"))
+        for n in range(3)
+    ]
+    journal.append(items)
+    journal.close()
+    path = journal.segment_paths()[0]
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) - 10])  # the last record cut in the middle
+    assert [item.source for item in read_segment(path)] == ["mllp:LAB^CHU:C0", "mllp:LAB^CHU:C1"]
+
+    with run_listener_process(warehouse) as (process, _port):
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
-    assert count(warehouse, "SELECT COUNT(*) FROM raw_input") == 1
+    sources = {"mllp:LAB^CHU:C0", "mllp:LAB^CHU:C1"}
+    with warehouse.reading() as engine:
+        stored = {row[0] for row in engine.fetchall("SELECT source FROM raw_input")}
+    assert stored == sources
+    assert Journal(warehouse.path).segment_paths() == []
 
 
 def test_sigterm_answers_the_messages_already_received_before_stopping(tmp_path: Path) -> None:

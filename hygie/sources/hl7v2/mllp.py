@@ -2,19 +2,23 @@
 
 MLLP frames a message as ``0x0B message 0x1C 0x0D``. The listener holds the warehouse writer for
 its lifetime (DuckDB has one writer). Messages arriving within a few milliseconds of each other,
-on any connection, are ingested together in one run through
-:func:`hygie.warehouse.ingest.ingest_streams` — raw zone, care zone and quarantine exactly as for
-files — and each sender gets its ACK only after that run has committed:
+on any connection, are checked (parsed and mapped in memory, which decides the answer), appended
+together to the listener's journal and synced to disk (:mod:`hygie.sources.hl7v2.journal`); only
+then are they acknowledged. A background task ingests the journal every few seconds through
+:func:`hygie.warehouse.ingest.ingest_streams` — raw zone, care zone and quarantine exactly as
+for files. A listener that starts first ingests what a previous one left in the journal.
+Answers:
 
 - ``AA`` the message is stored and mapped;
 - ``AE`` (ERR segment, HL7 table 0357 code) the message is stored in the raw zone but its content
   could not be mapped: it is in quarantine with the reason;
 - ``AR`` the message was refused for its header (unsupported type, unreadable MSH) — stored and
-  quarantined as well — or the warehouse could not store it (nothing stored: send it again).
+  quarantined as well — or the journal could not store it (nothing stored: send it again).
 
 A message whose MSH-3/MSH-4/MSH-10 (sending application, facility, control id) was already
 received gets the same answer again without being ingested twice. SIGTERM/SIGINT stop accepting
-connections, finish the messages already received, send their ACKs, then close the warehouse.
+connections, finish the messages already received, send their ACKs, ingest the journal, then
+close the warehouse.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import orjson
 
 from hygie.fhir.references import ConditionalQuery, identifiers_of
 from hygie.sources.base import Interpretation, RawItem, ReadFailure, ReferenceLookup
+from hygie.sources.hl7v2.journal import Journal, read_segment
 from hygie.sources.hl7v2.parser import Encoding, MessageError, parse_message
 from hygie.sources.hl7v2.source import DEFAULT_ZONE, interpret_message
 from hygie.warehouse.engine import Engine
@@ -43,6 +48,8 @@ from hygie.warehouse.warehouse import Warehouse
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\r"
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+INGEST_INTERVAL = 2.0
+"""Seconds between two ingestions of the journal (each is one run: raw, care, quarantine)."""
 MAX_IN_FLIGHT = 256
 """Messages one connection may send before reading their ACKs."""
 REJECT_REASONS = frozenset(
@@ -122,15 +129,14 @@ class IdentifierIndex:
                 entries.setdefault(key, set()).add(resource.id)
 
 
-class _RecordingSource:
-    """The HL7 v2 source, remembering each item's interpretation to answer its sender."""
+class _ListenerSource:
+    """The HL7 v2 source as the listener ingests its journal (the identifier index kept)."""
 
     name = "hl7v2"
 
     def __init__(self, zone: ZoneInfo, index: IdentifierIndex) -> None:
         self.zone = zone
         self.index = index
-        self.outcomes: dict[int, Interpretation] = {}
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return False
@@ -142,7 +148,6 @@ class _RecordingSource:
         outcome = interpret_message(item.content, self.index, self.zone)
         if not outcome.rejections:
             self.index.observe(outcome)
-        self.outcomes[id(item)] = outcome
         return outcome
 
 
@@ -173,10 +178,12 @@ class MllpListener:
         self.batch_window = batch_window
         self.max_batch = max_batch
         self.queue: asyncio.Queue[tuple[RawItem, asyncio.Future[Answer]] | None] = asyncio.Queue()
-        self.answers: dict[str, Answer] = self._known_answers()
         self.index = IdentifierIndex(engine)
-        self.pending: dict[str, asyncio.Future[Answer]] = {}
+        self.journal = Journal(warehouse.path)
         self.stats = ListenerStats()
+        self.recover()
+        self.answers: dict[str, Answer] = self._known_answers()
+        self.pending: dict[str, asyncio.Future[Answer]] = {}
         self.handlers: set[asyncio.Task[None]] = set()
         """Connection tasks (each waits to read its next frame; its messages run apart)."""
         self.repliers: set[asyncio.Task[None]] = set()
@@ -213,8 +220,19 @@ class MllpListener:
             if key:
                 self.pending.pop(key, None)
 
+    def recover(self) -> None:
+        """Ingest the journal segments a previous listener left (before any connection)."""
+        paths = self.journal.segment_paths()
+        if not paths:
+            return
+        items = [item for path in paths for item in read_segment(path)]
+        log.info("ingesting %d message(s) left in %d journal segment(s)", len(items), len(paths))
+        self._ingest(items)
+        for path in paths:
+            path.unlink()
+
     async def commit_loop(self) -> None:
-        """Take the queued messages in small groups; ingest each group; answer its senders."""
+        """Take the queued messages in small groups; journal each group; answer its senders."""
         loop = asyncio.get_running_loop()
         while True:
             first = await self.queue.get()
@@ -237,36 +255,62 @@ class MllpListener:
                     closing = True
                     break
                 batch.append(following)
-            answers = await asyncio.to_thread(self._ingest, [item for item, _ in batch])
+            answers = await asyncio.to_thread(self._accept, [item for item, _ in batch])
             for (item, future), answer in zip(batch, answers, strict=True):
-                if item.source != "mllp:unreadable-header" and answer.code != "AR":
+                if item.source != "mllp:unreadable-header" and answer.reason != "internal-error":
                     self.answers[item.source] = answer
                 if not future.done():
                     future.set_result(answer)
             if closing:
                 return
 
-    def _ingest(self, items: list[RawItem]) -> list[Answer]:
-        source = _RecordingSource(self.zone, self.index)
-        try:
-            ingest_streams(
-                self.warehouse, self.engine, [("mllp", source, iter(items))], command="listen mllp"
-            )
-        except Exception as exc:  # the warehouse failed: nothing is acknowledged as stored
-            log.error("storing %d message(s) failed: %s", len(items), exc)
-            return [Answer("AR", "internal-error", "the message could not be stored; send it again")
-                    for _ in items]  # fmt: skip
-        self.stats.runs += 1
+    async def ingest_loop(self, stop: asyncio.Event) -> None:
+        """Every INGEST_INTERVAL seconds, ingest the journal's current segment and delete it;
+        once ``stop`` is set, until the journal is empty."""
+        while True:
+            if not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), INGEST_INTERVAL)
+            segment = self.journal.rotate()
+            if segment is None:
+                if stop.is_set():
+                    return
+                continue
+            try:
+                await asyncio.to_thread(self._ingest, segment.items)
+                segment.path.unlink()
+            except Exception as exc:  # kept on disk: the next start ingests it
+                log.error("ingesting %s failed (kept for the next start): %s", segment.path, exc)
+                if stop.is_set():
+                    return
+
+    def _accept(self, items: list[RawItem]) -> list[Answer]:
+        """Decide each message's answer, then make them durable (before any ACK is sent)."""
         answers = []
         for item in items:
-            outcome = source.outcomes.get(id(item))
-            if outcome is None or not outcome.rejections:
+            outcome = interpret_message(item.content, self.index, self.zone)
+            if not outcome.rejections:
+                self.index.observe(outcome)
                 answers.append(Answer("AA"))
                 continue
             rejection = outcome.rejections[0]
             code = "AR" if rejection.reason in REJECT_REASONS else "AE"
             answers.append(Answer(code, rejection.reason, rejection.message))
+        try:
+            self.journal.append(items)
+        except Exception as exc:  # not durable: nothing is acknowledged as stored
+            log.error("journaling %d message(s) failed: %s", len(items), exc)
+            return [Answer("AR", "internal-error", "the message could not be stored; send it again")
+                    for _ in items]  # fmt: skip
         return answers
+
+    def _ingest(self, items: list[RawItem]) -> None:
+        """One ingestion run over journaled messages (raw zone, care zone, quarantine)."""
+        source = _ListenerSource(self.zone, self.index)
+        ingest_streams(
+            self.warehouse, self.engine, [("mllp", source, iter(items))], command="listen mllp"
+        )
+        self.stats.runs += 1
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One connection: read frames, answer each with its ACK, in the order received.
@@ -398,7 +442,7 @@ async def serve_mllp(
     stop: asyncio.Event | None = None,
     on_ready: Callable[[int], None] | None = None,
     timezone: str = DEFAULT_ZONE,
-    batch_window: float = 0.002,
+    batch_window: float = 0.0,
     max_batch: int = 500,
 ) -> ListenerStats:
     """Listen for MLLP connections until ``stop`` is set; return what was received.
@@ -412,6 +456,8 @@ async def serve_mllp(
             max_batch=max_batch,
         )  # fmt: skip
         committer = asyncio.create_task(listener.commit_loop())
+        ingest_stop = asyncio.Event()
+        ingester = asyncio.create_task(listener.ingest_loop(ingest_stop))
         server = await asyncio.start_server(listener.handle, host, port, limit=MAX_FRAME_BYTES)
         bound = server.sockets[0].getsockname()[1]
         log.info("listening for MLLP on %s:%d", host, bound)
@@ -424,6 +470,9 @@ async def serve_mllp(
             await listener.stop_connections()
             await listener.queue.put(None)
             await committer
+            ingest_stop.set()
+            await ingester
+            listener.journal.close()
         return listener.stats
 
 
