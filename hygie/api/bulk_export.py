@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 
 from hygie.api.context import ApiContext
 from hygie.api.outcome import operation_outcome
-from hygie.api.reads import RENDERED, Confinement
+from hygie.api.reads import Confinement
+from hygie.api.serving import RENDERED
 
 BATCH_ROWS = 50_000
 

@@ -17,15 +17,10 @@ from hygie.api.compartment import compartment_clause, path_values, patients_of
 from hygie.api.context import CachedResource
 from hygie.api.reference_index import QUERIES, reference_candidates
 from hygie.api.search import Include, SearchRequest, values_list, where_clause
+from hygie.api.serving import RENDERED
 from hygie.api.zones import Zone
 from hygie.warehouse.engine import Engine
 
-RENDERED = (
-    "json_merge_patch(resource, json_object('meta', json_object("
-    "'versionId', CAST(version_id AS VARCHAR), "
-    "'lastUpdated', strftime(timezone('UTC', last_updated), '%Y-%m-%dT%H:%M:%S.%gZ'))))"
-)
-"""The stored JSON with meta.versionId and meta.lastUpdated, as served."""
 MAX_INCLUDED = 1000
 
 

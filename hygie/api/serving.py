@@ -25,6 +25,16 @@ from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
 
 QUERIES = load_statements("hygie.api", "serving.sql")
+RENDERED = (
+    "json_merge_patch(resource, json_object('meta', json_object("
+    "'versionId', CAST(version_id AS VARCHAR), "
+    "'lastUpdated', strftime(timezone('UTC', last_updated), '%Y-%m-%dT%H:%M:%S.%gZ'))))"
+)
+"""The stored JSON with meta.versionId and meta.lastUpdated, as served."""
+RENDER_MISSING = (
+    f"SELECT resource_type, id, version_id, CAST({RENDERED} AS VARCHAR) AS body "
+    f"FROM ({QUERIES['located_missing'].rstrip().rstrip(';')})"
+)
 FILES_PER_STEP = 8
 """Care files rendered per query while catching up (each holds at most a batch of versions)."""
 SCHEMA = """
@@ -137,7 +147,7 @@ class ServingStore:
             written = 0
             for start in range(0, len(files), FILES_PER_STEP):
                 step = [str(root / f) for f in files[start : start + FILES_PER_STEP]]
-                rendered = engine.fetch_arrow(QUERIES["render_missing"], {"files": step})
+                rendered = engine.fetch_arrow(RENDER_MISSING, {"files": step})
                 self.writer.executemany(
                     "INSERT OR REPLACE INTO current_resource VALUES (?, ?, ?, ?)",
                     zip(

@@ -12,15 +12,10 @@ FROM api_locator AS l
 JOIN serving_missing AS m ON m.resource_type = l.resource_type AND m.id = l.id
 ORDER BY l.file;
 
--- name: render_missing
--- Those versions read from some of their care files ($files), with meta.versionId and
--- meta.lastUpdated as the API serves them (the same expression as reads.RENDERED).
-SELECT
-    c.resource_type, c.id, c.version_id,
-    CAST(json_merge_patch(c.resource, json_object('meta', json_object(
-        'versionId', CAST(c.version_id AS VARCHAR),
-        'lastUpdated', strftime(timezone('UTC', l.last_updated), '%Y-%m-%dT%H:%M:%S.%gZ')
-    ))) AS VARCHAR) AS body
+-- name: located_missing
+-- Those versions read from some of their care files ($files), with the time of their version
+-- (serving.py renders them with reads.RENDERED, the expression every read uses).
+SELECT c.resource_type, c.id, c.version_id, l.last_updated, c.resource
 FROM read_parquet($files) AS c
 JOIN api_locator AS l
     ON l.resource_type = c.resource_type AND l.id = c.id AND l.version_id = c.version_id
