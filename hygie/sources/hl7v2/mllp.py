@@ -137,6 +137,18 @@ class _ListenerSource:
     def __init__(self, zone: ZoneInfo, index: IdentifierIndex) -> None:
         self.zone = zone
         self.index = index
+        self.accepted: dict[int, Interpretation] = {}
+        """Outcomes decided when the messages were accepted (by ``id`` of the journaled item,
+        alive until ingested): ingestion takes them instead of mapping each message again."""
+
+    def accept(self, item: RawItem) -> Interpretation:
+        """Interpret a message as it arrives; remember the outcome for its ingestion."""
+        outcome = self.interpret(item, self)
+        self.accepted[id(item)] = outcome
+        return outcome
+
+    def find(self, query: ConditionalQuery) -> str | None:
+        return self.index.find(query)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return False
@@ -145,6 +157,9 @@ class _ListenerSource:
         return iter(())
 
     def interpret(self, item: RawItem, lookup: ReferenceLookup) -> Interpretation:
+        accepted = self.accepted.pop(id(item), None)
+        if accepted is not None:
+            return accepted
         outcome = interpret_message(item.content, self.index, self.zone)
         if not outcome.rejections:
             self.index.observe(outcome)
@@ -179,6 +194,7 @@ class MllpListener:
         self.max_batch = max_batch
         self.queue: asyncio.Queue[tuple[RawItem, asyncio.Future[Answer]] | None] = asyncio.Queue()
         self.index = IdentifierIndex(engine)
+        self.source = _ListenerSource(self.zone, self.index)
         self.journal = Journal(warehouse.path)
         self.stats = ListenerStats()
         self.recover()
@@ -288,9 +304,8 @@ class MllpListener:
         """Decide each message's answer, then make them durable (before any ACK is sent)."""
         answers = []
         for item in items:
-            outcome = interpret_message(item.content, self.index, self.zone)
+            outcome = self.source.accept(item)
             if not outcome.rejections:
-                self.index.observe(outcome)
                 answers.append(Answer("AA"))
                 continue
             rejection = outcome.rejections[0]
@@ -300,15 +315,19 @@ class MllpListener:
             self.journal.append(items)
         except Exception as exc:  # not durable: nothing is acknowledged as stored
             log.error("journaling %d message(s) failed: %s", len(items), exc)
+            for item in items:
+                self.source.accepted.pop(id(item), None)
             return [Answer("AR", "internal-error", "the message could not be stored; send it again")
                     for _ in items]  # fmt: skip
         return answers
 
     def _ingest(self, items: list[RawItem]) -> None:
         """One ingestion run over journaled messages (raw zone, care zone, quarantine)."""
-        source = _ListenerSource(self.zone, self.index)
         ingest_streams(
-            self.warehouse, self.engine, [("mllp", source, iter(items))], command="listen mllp"
+            self.warehouse,
+            self.engine,
+            [("mllp", self.source, iter(items))],
+            command="listen mllp",
         )
         self.stats.runs += 1
 
