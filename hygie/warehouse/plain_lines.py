@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import IO
 
@@ -34,13 +35,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from hygie.errors import WarehouseError
-from hygie.fhir.validation import check_resource
+from hygie.fhir.validation import PlainChecker, check_resource
 from hygie.sources.base import RawItem, ReadFailure
 from hygie.sources.fhir_ndjson import FhirNdjsonSource, LineBlock
 from hygie.warehouse.batch import LITERAL_REFERENCE_JSON, binary_array, reference_table
 
-FRAME_HEADER = struct.Struct("<Q")
-"""Each message from the parsing process: its length, then its pickle."""
+FRAME_HEADER = struct.Struct("<QI")
+"""Each message from the parsing process: the length of its pickle and how many buffers follow,
+the pickle, then each buffer (its length, its bytes). The buffers (the Arrow columns) travel out
+of band: copied once from the pipe into their place, never through the pickle stream."""
+BUFFER_HEADER = struct.Struct("<Q")
 RECEIVED_AHEAD = 2
 """Checked blocks held ready in memory (each at most a batch of lines)."""
 PARSE_PROCESS_BYTES = 32 * 1024 * 1024
@@ -101,25 +105,24 @@ class CheckedBlock:
 def check_block(block: LineBlock) -> CheckedBlock:
     """Sort the lines of ``block`` into plain resources and items to interpret."""
     lines = block.lines
+    content = binary_array(lines)
+    try:
+        # Every line valid UTF-8 (checked at once, in C): each line's JSON is then checked
+        # without making Python objects of it.
+        text = content.cast(pa.large_string())
+        heads = map(_plain_checker().head, lines)
+    except pa.ArrowInvalid:
+        text = None
+        heads = map(_plain_head, lines)
     positions: list[int] = []
     types: list[str] = []
     ids: list[str] = []
     digests: list[bytes] = []
     references: list[tuple[str, str, bytes, bytes]] = []
     others: list[tuple[int, RawItem]] = []
-    loads, find, sha256 = orjson.loads, LITERAL_REFERENCE_JSON.findall, hashlib.sha256
-    for position, line in enumerate(lines):
-        parsed = None
-        if b"urn:uuid:" not in line and b"?identifier=" not in line:
-            try:
-                parsed = loads(line)
-            except orjson.JSONDecodeError:
-                parsed = None
-        if (
-            type(parsed) is not dict
-            or parsed.get("resourceType") == "Bundle"
-            or check_resource(parsed) is not None
-        ):
+    find, sha256 = LITERAL_REFERENCE_JSON.findall, hashlib.sha256
+    for position, (line, head) in enumerate(zip(lines, heads, strict=True)):
+        if head is None or b"urn:uuid:" in line or b"?identifier=" in line:
             others.append(
                 (
                     position,
@@ -133,7 +136,7 @@ def check_block(block: LineBlock) -> CheckedBlock:
                 )
             )
             continue
-        resource_type, resource_id = parsed["resourceType"], parsed["id"]
+        resource_type, resource_id = head
         positions.append(position)
         types.append(resource_type)
         ids.append(resource_id)
@@ -141,6 +144,11 @@ def check_block(block: LineBlock) -> CheckedBlock:
         for target_type, target_id in find(line):
             references.append((resource_type, resource_id, target_type, target_id))
     taken = pa.array(positions, pa.int64())
+    if text is None:
+        # Plain lines are valid JSON from orjson, so valid UTF-8: the cast cannot fail here.
+        text = content.take(taken).cast(pa.large_string())
+    elif len(positions) < len(lines):
+        text = text.take(taken)
     plain = pa.table(
         {
             "position": taken,
@@ -149,14 +157,31 @@ def check_block(block: LineBlock) -> CheckedBlock:
             "resource_type": pa.array(types, pa.string()),
             "id": pa.array(ids, pa.string()),
             "sha256": pa.array(digests, pa.binary()),
-            # Valid JSON from orjson is valid UTF-8: the cast cannot fail here.
-            "content": binary_array([lines[p] for p in positions]).cast(pa.large_string()),
+            "content": text,
         }
     )
     size = block.byte_offsets[-1] - block.byte_offsets[0] + len(lines[-1]) + 1 if lines else 0
     return CheckedBlock(
         block.source, block.format, len(lines), size, plain, reference_table(references), others
     )
+
+
+@cache
+def _plain_checker() -> PlainChecker:
+    return PlainChecker()
+
+
+def _plain_head(line: bytes) -> tuple[str, str] | None:
+    """(type, id) of a line ``check_resource`` accepts as it is (for blocks not all UTF-8)."""
+    try:
+        parsed = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if type(parsed) is not dict or parsed.get("resourceType") == "Bundle":
+        return None
+    if check_resource(parsed) is not None:
+        return None
+    return parsed["resourceType"], parsed["id"]
 
 
 def _checked(
@@ -279,11 +304,29 @@ class NdjsonParsing:
                 header = stdout.read(FRAME_HEADER.size)
                 if len(header) < FRAME_HEADER.size:
                     break
-                (size,) = FRAME_HEADER.unpack(header)
-                self.received.put((False, pickle.loads(stdout.read(size))))
-        except (OSError, ValueError, pickle.UnpicklingError):
+                size, count = FRAME_HEADER.unpack(header)
+                payload = stdout.read(size)
+                buffers = []
+                for _ in range(count):
+                    (length,) = BUFFER_HEADER.unpack(stdout.read(BUFFER_HEADER.size))
+                    buffers.append(_read_exactly(stdout, length))
+                self.received.put((False, pickle.loads(payload, buffers=buffers)))
+        except (OSError, ValueError, EOFError, struct.error, pickle.UnpicklingError):
             pass  # closed under us (the run stopped), or cut off: reported as stopped
         self.received.put((True, None))
+
+
+def _read_exactly(stream: IO[bytes], length: int) -> bytearray:
+    """``length`` bytes of ``stream``, read straight into one buffer (EOFError if cut off)."""
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    done = 0
+    while done < length:
+        count = stream.readinto(view[done:])  # type: ignore[attr-defined]
+        if not count:
+            raise EOFError("the parsing process stopped in the middle of a message")
+        done += count
+    return buffer
 
 
 def _produce(max_lines: int) -> None:
@@ -296,9 +339,14 @@ def _produce(max_lines: int) -> None:
     gc.set_threshold(50_000, 50, 100)
 
     def send(message: object) -> None:
-        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(FRAME_HEADER.pack(len(payload)))
+        buffers: list[pickle.PickleBuffer] = []
+        payload = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        out.write(FRAME_HEADER.pack(len(payload), len(buffers)))
         out.write(payload)
+        for buffer in buffers:
+            raw = buffer.raw()
+            out.write(BUFFER_HEADER.pack(raw.nbytes))
+            out.write(raw)
 
     for path in paths:
         for checked in _checked(FhirNdjsonSource(), path, max_lines):

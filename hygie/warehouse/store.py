@@ -9,12 +9,14 @@ leaves whole batches or nothing, and raw keys make the re-run skip what was stor
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
 import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,6 +49,9 @@ class BatchWriter:
         # References gathered batch by batch wait on disk, not in memory, for the end of the run.
         # Only one writer runs at a time: what a cut-off run left in tmp/ is not needed.
         shutil.rmtree(root / TMP_DIRECTORY, ignore_errors=True)
+        for partial in [*root.glob(f"{RAW_DIRECTORY}/*/*.part"),
+                        *root.glob(f"{CARE_DIRECTORY}/*/*.part")]:  # fmt: skip
+            partial.unlink(missing_ok=True)  # files a killed run did not finish
         self.reference_dir = root / TMP_DIRECTORY / run_id
         self.reference_files: list[str] = []
         self.references_in_memory: list[pa.Table] = []
@@ -264,8 +269,15 @@ class BatchWriter:
         )
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(
-            content, path, compression="zstd", compression_level=1, row_group_size=CARE_ROW_GROUP
+        _write_parquet(
+            content,
+            path,
+            compression="zstd",
+            compression_level=1,
+            row_group_size=CARE_ROW_GROUP,
+            # No dictionary or min/max for the JSON and the hashes: all distinct, never pruned on.
+            use_dictionary=["resource_type", "id", "file"],
+            write_statistics=["resource_type", "id", "version_id", "file"],
         )
         return raw_sha.drop_null()
 
@@ -305,7 +317,7 @@ class BatchWriter:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         named = fresh.append_column("file", _repeated(name, fresh.num_rows))
-        pq.write_table(named, path, compression="zstd", compression_level=1)
+        _write_parquet(named, path, compression="zstd", compression_level=1)
 
     @staticmethod
     def _outcome(
@@ -331,6 +343,14 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
+
+
+def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
+    """Write ``table`` to ``path`` whole or not at all: the views read every ``*.parquet`` of
+    the warehouse, so a file cut off by a killed run must never carry that name."""
+    partial = path.with_name(path.name + ".part")
+    pq.write_table(table, partial, **options)
+    os.replace(partial, path)
 
 
 def _value_counts(column: pa.ChunkedArray | pa.Array) -> Counter[str]:

@@ -37,6 +37,10 @@ from hygie.warehouse.sql import load_statements
 DATABASE_FILE = "hygie.duckdb"
 LOCK_FILE = ".hygie.lock"
 SCHEMA_VERSION = "2"
+CHECKPOINT_THRESHOLD = "256MB"
+"""Write-ahead log size at which the engine folds it into the database file."""
+RUN_CHECKPOINT_THRESHOLD = "1GB"
+"""The same during an ingestion run (about two million resources of log)."""
 PARQUET_VIEWS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     (
         "resource_content",
@@ -87,7 +91,7 @@ class Warehouse:
             )
             # Batches commit to the write-ahead log; folding it into the database file (a
             # checkpoint) every 16 MB, the default, made checkpoints dominate long runs.
-            engine.execute("SET checkpoint_threshold = '256MB'")
+            engine.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             try:
                 self._ensure_schema(engine)
                 self.attach_views(engine)
