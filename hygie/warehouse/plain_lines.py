@@ -143,26 +143,39 @@ def check_block(block: LineBlock) -> CheckedBlock:
         digests.append(sha256(line).digest())
         for target_type, target_id in find(line):
             references.append((resource_type, resource_id, target_type, target_id))
-    taken = pa.array(positions, pa.int64())
+    # Plain lines sorted by type and id, the order of the care files (a stable sort: lines
+    # with the same bytes keep their order): the storing side then rarely has to reorder them.
+    keys = pa.table(
+        {"resource_type": pa.array(types, pa.string()), "id": pa.array(ids, pa.string())}
+    )
+    order = pc.sort_indices(keys, sort_keys=[("resource_type", "ascending"), ("id", "ascending")])
+    taken = pa.array(positions, pa.int64()).take(order)
     if text is None:
         # Plain lines are valid JSON from orjson, so valid UTF-8: the cast cannot fail here.
         text = content.take(taken).cast(pa.large_string())
-    elif len(positions) < len(lines):
+    elif not _is_identity(taken, len(lines)):
         text = text.take(taken)
     plain = pa.table(
         {
             "position": taken,
             "line_no": pa.array(block.line_nos, pa.int64()).take(taken),
             "byte_offset": pa.array(block.byte_offsets, pa.int64()).take(taken),
-            "resource_type": pa.array(types, pa.string()),
-            "id": pa.array(ids, pa.string()),
-            "sha256": pa.array(digests, pa.binary()),
+            "resource_type": keys.column("resource_type").take(order),
+            "id": keys.column("id").take(order),
+            "sha256": pa.array(digests, pa.binary()).take(order),
             "content": text,
         }
     )
     size = block.byte_offsets[-1] - block.byte_offsets[0] + len(lines[-1]) + 1 if lines else 0
     return CheckedBlock(
         block.source, block.format, len(lines), size, plain, reference_table(references), others
+    )
+
+
+def _is_identity(indices: pa.Array, count: int) -> bool:
+    """True when ``indices`` are 0, 1, ..., count - 1 (taking them would change nothing)."""
+    return len(indices) == count and (
+        count == 0 or pc.all(pc.equal(indices, pa.array(range(count), pa.int64()))).as_py()
     )
 
 

@@ -31,6 +31,7 @@ CARE_DIRECTORY = "care"
 TMP_DIRECTORY = "tmp"
 REFERENCES_IN_MEMORY = 200_000
 """References of a run kept in memory before they go to files (about 20 MB)."""
+JSON_TYPE = pa.json_(pa.large_string())
 CARE_ROW_GROUP = 2048
 """Rows per row group of the care files (see _write_care_file)."""
 
@@ -254,18 +255,26 @@ class BatchWriter:
         order = pc.sort_indices(
             keys, sort_keys=[("resource_type", "ascending"), ("id", "ascending")]
         )
-        rows = rows.take(order)
-        content = keys.take(order)
+        if not _is_identity(order, len(order)):
+            rows = rows.take(order)
+            keys = keys.take(order)
         raw_sha = _first_occurrences(resources.column("raw_sha256").take(rows), verbatim_raw)
-        json = resources.column("resource").take(rows).combine_chunks()
+        json = resources.column("resource")
+        if not _is_identity(rows, resources.num_rows):
+            # Only some rows became versions, or they are not in file order (plain lines come
+            # sorted from the parsing process: most batches of a first load skip this copy).
+            json = json.take(rows)
         content = (
-            content.append_column(
+            keys.append_column(
                 # Typed JSON in the file: the engine reads it as JSON without parsing it again.
                 "resource",
-                pa.ExtensionArray.from_storage(pa.json_(pa.large_string()), json),
+                pa.chunked_array(
+                    [pa.ExtensionArray.from_storage(JSON_TYPE, chunk) for chunk in json.chunks],
+                    JSON_TYPE,
+                ),
             )
             .append_column("raw_sha256", raw_sha)
-            .append_column("file", _repeated(name, content.num_rows))
+            .append_column("file", _repeated(name, keys.num_rows))
         )
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,6 +352,13 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
+
+
+def _is_identity(indices: pa.Array | pa.ChunkedArray, count: int) -> bool:
+    """True when ``indices`` are 0, 1, ..., count - 1 (taking them would change nothing)."""
+    return len(indices) == count and (
+        count == 0 or pc.all(pc.equal(indices, pa.array(range(count), pa.int64()))).as_py()
+    )
 
 
 def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
