@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -92,3 +93,25 @@ def test_a_conditional_reference_to_a_resource_later_in_the_same_file_is_resolve
             "WHERE id = 'o1'"
         )
     assert subject == [("Patient/p1",)]
+
+
+def test_versions_interleaved_with_other_resources_keep_file_order(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # Plain lines are sorted by type and id on their way to the care files; versions of one
+    # resource must still follow the file, and a repeated line is recorded where it came first.
+    z1 = {"resourceType": "Patient", "id": "z", "gender": "female"}
+    a = {"resourceType": "Patient", "id": "a", "gender": "male"}
+    z2 = {**z1, "gender": "other"}
+    path = write(tmp_path / "x.ndjson", z1, a, z2, a)
+    summary = ingest(warehouse, [path]).summary()
+    assert (summary["created"], summary["updated"], summary["unchanged"]) == (2, 1, 1)
+    with warehouse.reading() as engine:
+        history = engine.fetchall(
+            "SELECT id, version_id, json_extract_string(resource, '$.gender') "
+            "FROM resource_history ORDER BY id, version_id"
+        )
+        digest = hashlib.sha256(json.dumps(a).encode()).hexdigest()
+        first_a = engine.fetchall("SELECT line_no FROM raw WHERE sha256 = ?", [digest])
+    assert history == [("a", 1, "male"), ("z", 1, "female"), ("z", 2, "other")]
+    assert first_a == [(2,)]
