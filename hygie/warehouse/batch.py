@@ -125,6 +125,13 @@ def binary_array(values: list[bytes]) -> pa.Array:
     )
 
 
+def is_identity(indices: pa.Array | pa.ChunkedArray, count: int) -> bool:
+    """True when ``indices`` are 0, 1, ..., count - 1 (taking them would change nothing)."""
+    return len(indices) == count and (
+        count == 0 or pc.all(pc.equal(indices, pa.array(range(count), pa.int64()))).as_py()
+    )
+
+
 @dataclass(frozen=True)
 class SealedBatch:
     """A batch as Arrow tables, ready for the writer."""

@@ -38,7 +38,12 @@ from hygie.errors import WarehouseError
 from hygie.fhir.validation import PlainChecker, check_resource
 from hygie.sources.base import RawItem, ReadFailure
 from hygie.sources.fhir_ndjson import FhirNdjsonSource, LineBlock
-from hygie.warehouse.batch import LITERAL_REFERENCE_JSON, binary_array, reference_table
+from hygie.warehouse.batch import (
+    LITERAL_REFERENCE_JSON,
+    binary_array,
+    is_identity,
+    reference_table,
+)
 
 FRAME_HEADER = struct.Struct("<QI")
 """Each message from the parsing process: the length of its pickle and how many buffers follow,
@@ -153,7 +158,7 @@ def check_block(block: LineBlock) -> CheckedBlock:
     if text is None:
         # Plain lines are valid JSON from orjson, so valid UTF-8: the cast cannot fail here.
         text = content.take(taken).cast(pa.large_string())
-    elif not _is_identity(taken, len(lines)):
+    elif not is_identity(taken, len(lines)):
         text = text.take(taken)
     plain = pa.table(
         {
@@ -169,13 +174,6 @@ def check_block(block: LineBlock) -> CheckedBlock:
     size = block.byte_offsets[-1] - block.byte_offsets[0] + len(lines[-1]) + 1 if lines else 0
     return CheckedBlock(
         block.source, block.format, len(lines), size, plain, reference_table(references), others
-    )
-
-
-def _is_identity(indices: pa.Array, count: int) -> bool:
-    """True when ``indices`` are 0, 1, ..., count - 1 (taking them would change nothing)."""
-    return len(indices) == count and (
-        count == 0 or pc.all(pc.equal(indices, pa.array(range(count), pa.int64()))).as_py()
     )
 
 

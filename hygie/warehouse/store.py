@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hygie.warehouse.batch import Batch, RunCounts
+from hygie.warehouse.batch import Batch, RunCounts, is_identity
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.sql import load_statements
 
@@ -255,12 +255,12 @@ class BatchWriter:
         order = pc.sort_indices(
             keys, sort_keys=[("resource_type", "ascending"), ("id", "ascending")]
         )
-        if not _is_identity(order, len(order)):
+        if not is_identity(order, len(order)):
             rows = rows.take(order)
             keys = keys.take(order)
         raw_sha = _first_occurrences(resources.column("raw_sha256").take(rows), verbatim_raw)
         json = resources.column("resource")
-        if not _is_identity(rows, resources.num_rows):
+        if not is_identity(rows, resources.num_rows):
             # Only some rows became versions, or they are not in file order (plain lines come
             # sorted from the parsing process: most batches of a first load skip this copy).
             json = json.take(rows)
@@ -352,13 +352,6 @@ class BatchWriter:
         read = _value_counts(resources.column("resource_type"))
         outcome["unchanged"] = read - stored + batch.already_present
         return outcome
-
-
-def _is_identity(indices: pa.Array | pa.ChunkedArray, count: int) -> bool:
-    """True when ``indices`` are 0, 1, ..., count - 1 (taking them would change nothing)."""
-    return len(indices) == count and (
-        count == 0 or pc.all(pc.equal(indices, pa.array(range(count), pa.int64()))).as_py()
-    )
 
 
 def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
