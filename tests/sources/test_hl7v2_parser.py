@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hygie.sources.hl7v2.datatypes import cwe_concept, parse_dtm
 from hygie.sources.hl7v2.mllp import escape_text
-from hygie.sources.hl7v2.parser import Encoding, MessageError, parse_message, unescape
+from hygie.sources.hl7v2.parser import Composite, Encoding, MessageError, parse_message, unescape
 
 HEADER = "MSH|^~\\&|LAB|HOSP|DPI|HOSP|20240115103000+0100||ORU^R01|C1|P|2.5"
 
@@ -112,3 +116,44 @@ def test_derived_ids_are_the_rfc4122_name_based_uuid5_of_the_keys(
 
     expected = uuid.uuid5(ID_NAMESPACE, "\x1f".join((resource_type, *keys)))
     assert derived_id(resource_type, *keys) == str(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    stamp=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2099, 12, 31)),
+    digits=st.sampled_from([10, 12, 14]),
+    fraction=st.sampled_from(["", ".1", ".1234"]),
+    offset_minutes=st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_dtm_with_an_offset_reads_as_the_datetime_library_writes_it(
+    stamp: datetime, digits: int, fraction: str, offset_minutes: int
+) -> None:
+    sign = "-" if offset_minutes < 0 else "+"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = stamp.strftime("%Y%m%d%H%M%S")[:digits] + (fraction if digits == 14 else "")
+    text += f"{sign}{hours:02d}{minutes:02d}"
+    cut = stamp.replace(
+        minute=stamp.minute if digits >= 12 else 0,
+        second=stamp.second if digits == 14 else 0,
+        microsecond=0,
+    )
+    expected = cut.replace(tzinfo=timezone(timedelta(minutes=offset_minutes))).isoformat(
+        timespec="seconds"
+    )
+    if fraction and digits == 14:
+        expected = expected[:19] + fraction + expected[19:]
+    assert parse_dtm(text, "OBX-14", ZoneInfo("Europe/Paris")) == expected
+
+
+def test_a_coded_value_is_mapped_once_per_text_and_delimiters() -> None:
+    usual = Encoding()
+    other = Encoding("|", "#", "~", "\\", "&")  # "^" is not a delimiter here
+    first = cwe_concept(Composite("11156-7^LEUKOCYTES^LN", usual))
+    again = cwe_concept(Composite("11156-7^LEUKOCYTES^LN", usual))
+    assert first == {
+        "coding": [{"system": "http://loinc.org", "code": "11156-7", "display": "LEUKOCYTES"}]
+    }
+    assert again is first  # mapped once, shared
+    assert cwe_concept(Composite("11156-7^LEUKOCYTES^LN", other)) == {
+        "coding": [{"code": "11156-7^LEUKOCYTES^LN"}]
+    }

@@ -12,7 +12,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -114,7 +114,7 @@ def parse_dtm(text: str, where: str, zone: ZoneInfo) -> str | None:
     match = DTM.fullmatch(text)
     if match is None:
         raise MappingError("invalid-date", f"{where}: {text!r} is not an HL7 date/time")
-    y, mo, d, h, mi, s = (match[k] for k in ("y", "mo", "d", "h", "mi", "s"))
+    y, mo, d, h, mi, s, fraction, tz = match.groups()
     try:
         probe = datetime(int(y), int(mo or 1), int(d or 1), int(h or 0), int(mi or 0), int(s or 0))
     except ValueError as exc:
@@ -123,20 +123,16 @@ def parse_dtm(text: str, where: str, zone: ZoneInfo) -> str | None:
         ) from None
     if h is None:
         return y + (f"-{mo}" if mo else "") + (f"-{d}" if d else "")
-    tz = match["tz"]
+    frac = "." + fraction if fraction else ""
     if tz is not None:
-        sign = 1 if tz[0] == "+" else -1
         hours, minutes = int(tz[1:3]), int(tz[3:5])
         if hours > 14 or minutes > 59:
             raise MappingError("invalid-date", f"{where}: {text!r} has an invalid offset {tz}")
-        offset = timezone(sign * timedelta(hours=hours, minutes=minutes))
-        probe = probe.replace(tzinfo=offset)
-    else:
-        probe = probe.replace(tzinfo=zone)
-    stamp = probe.isoformat(timespec="seconds")
-    if match["frac"]:
-        stamp = stamp[:19] + "." + match["frac"] + stamp[19:]
-    return stamp
+        # Written out (the date is valid: probe was made): most stamps carry their offset.
+        sign = "+" if tz[0] == "+" or tz[1:] == "0000" else "-"
+        return f"{y}-{mo}-{d}T{h}:{mi or '00'}:{s or '00'}{frac}{sign}{tz[1:3]}:{tz[3:5]}"
+    stamp = probe.replace(tzinfo=zone).isoformat(timespec="seconds")
+    return stamp[:19] + frac + stamp[19:]
 
 
 def parse_date(text: str, where: str) -> str | None:
@@ -294,8 +290,29 @@ def xtn_contact(xtn: Composite, default_use: str | None = None) -> Json | None:
 # -- codes -------------------------------------------------------------------------------------
 
 
+CONCEPTS: dict[tuple[str, str, str, str], Json | None] = {}
+"""CWE text as sent (with the delimiters that split it) → its CodeableConcept. A feed sends the
+same few hundred test codes and units over and over: each is mapped once. The concepts are
+shared between resources, so they are never changed after they are made."""
+CACHED_CONCEPTS = 10_000
+
+
 def cwe_concept(cwe: Composite) -> Json | None:
     """CWE/CE → CodeableConcept (primary and alternate codings, original text)."""
+    encoding = cwe.encoding
+    key = (cwe.text, encoding.component, encoding.escape, encoding.subcomponent)
+    try:
+        return CONCEPTS[key]
+    except KeyError:
+        pass
+    concept = _cwe_concept(cwe)
+    if len(CONCEPTS) >= CACHED_CONCEPTS:
+        CONCEPTS.clear()
+    CONCEPTS[key] = concept
+    return concept
+
+
+def _cwe_concept(cwe: Composite) -> Json | None:
     values = cwe.values()
     count = len(values)
     if count < 9:
