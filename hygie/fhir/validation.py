@@ -102,6 +102,10 @@ class PlainChecker:
     UTF-8 already (the caller checks a whole block at once). :meth:`head` returns (type, id) when
     ``check_resource`` would accept the resource, else None: the caller then takes the ordinary
     path, which parses the JSON again and says exactly what is wrong.
+
+    One known difference with the ordinary path's parser (orjson): a number too large for a
+    double (``1e999``) is valid JSON here, as RFC 8259 and the engine's JSON reader have it, where
+    orjson refuses it; such a line is stored, and the same resource inside a Bundle quarantined.
     """
 
     def __init__(self) -> None:
@@ -130,7 +134,7 @@ class PlainChecker:
         and anything that the ordinary path should look at)."""
         try:
             head: Any = self.decoder.decode(line)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):  # nested too deep: the ordinary path says
             return None
         requirements = self.requirements.get(head.resource_type)
         resource_id = head.id

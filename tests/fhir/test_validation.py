@@ -36,6 +36,9 @@ LINES = [
     b'{"resourceType":"Patient","id":"p1","x":NaN}',
     b'{"resourceType":"Patient","id":"p1","x":"\\ud800"}',  # lone surrogate escape
     b'{"resourceType":"Patient","id":"p1","contained":[{"resourceType":"Bundle","id":"b"}]}',
+    b'{"resourceType":"Patient","id":"p1","x":"a\x01b"}',  # control character in a string
+    b'{"resourceType":"Patient","id":"p1","x":' + b"[" * 5000 + b"]" * 5000 + b"}",  # too deep
+    b'{"resourceType":"Patient","id":"p1","x":01}',  # leading zero
 ]
 
 
@@ -59,5 +62,13 @@ def test_plain_checker_agrees_with_check_resource(line: bytes) -> None:
 def test_plain_checker_accepts_and_refuses_as_expected() -> None:
     # The list above holds both kinds: the agreement test is not vacuous.
     verdicts = [PlainChecker().head(line) for line in LINES]
-    assert verdicts.count(None) == 19
+    assert verdicts.count(None) == 22
     assert verdicts[0] == ("Patient", "p1")
+
+
+def test_a_number_beyond_a_double_is_valid_json_on_the_fast_path() -> None:
+    # The one documented difference with orjson (see PlainChecker): RFC 8259 allows 1e999.
+    line = b'{"resourceType":"Patient","id":"p1","x":1e999}'
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(line)
+    assert PlainChecker().head(line) == ("Patient", "p1")
