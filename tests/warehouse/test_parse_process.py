@@ -48,7 +48,9 @@ def make_inputs(directory: Path) -> list[str]:
                 b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
                 b'{"resourceType": "Organization", "id": "o1"}}]}',
                 b'{"resourceType": "Patient", "id": "dup", "gender": "male"}',
-            ]
+                b'{"resourceType": "Patient", "id": "deep", "x": ' + b"[" * 3000 + b"]" * 3000
+                + b"}",
+            ]  # fmt: skip
     plain = directory / "a.ndjson"
     plain.write_bytes(b"\n".join(lines) + b"\n")
     whole = gzip.compress(b"\n".join(lines) + b"\n")
@@ -81,6 +83,14 @@ def test_parsing_in_a_second_process_stores_exactly_the_same(
 
     assert summary["created"] > 3000  # the second file is cut off, so fewer than twice
     assert summary["quarantined_by_reason"]["truncated-gzip"] == 1
+    with there.reading() as engine:
+        deep = engine.fetchall(
+            "SELECT q.reason, count(*) FROM quarantine AS q JOIN raw_input AS r "
+            "ON q.raw_sha256 = r.sha256 WHERE r.size_bytes > 6000 GROUP BY q.reason"
+        )
+    assert deep == [
+        ("invalid-json", 1)
+    ]  # nested too deep (one line, repeated): quarantined, the run went on
     assert snapshot(here) == snapshot(there)
 
 
