@@ -20,6 +20,8 @@ from hygie.warehouse import plain_lines
 from hygie.warehouse.ingest import ingest
 from hygie.warehouse.warehouse import Warehouse
 
+PARSE_PROCESS_DEFAULT = plain_lines.PARSE_PROCESS_BYTES
+
 COMPARED = {
     "quarantine": "SELECT source, line_no, byte_offset, reason, message FROM quarantine",
     "resources": "SELECT resource_type, id, version_id, CAST(resource AS VARCHAR) FROM resource",
@@ -107,3 +109,21 @@ def test_a_parsing_process_that_dies_fails_the_run_with_the_file_named(
     with warehouse.reading() as engine:
         assert engine.fetchall("SELECT status FROM runs") == [("failed",)]
         assert engine.fetchall("SELECT count(*) FROM raw_input") == [(0,)]
+
+
+@pytest.mark.parametrize("threshold", [PARSE_PROCESS_DEFAULT, 0])
+def test_a_line_nested_too_deep_in_a_utf8_block_is_quarantined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: int
+) -> None:
+    # All lines valid UTF-8: the block takes the fast check, which must hand the line over.
+    monkeypatch.setattr(plain_lines, "PARSE_PROCESS_BYTES", threshold)
+    deep = b'{"resourceType": "Patient", "id": "deep", "x": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    good = [b'{"resourceType": "Patient", "id": "p%d"}' % n for n in range(5)]
+    path = tmp_path / "deep.ndjson"
+    path.write_bytes(b"\n".join([*good[:2], deep, *good[2:]]) + b"\n")
+    warehouse = Warehouse(Settings(warehouse=tmp_path / "w"))
+    summary = ingest(warehouse, [str(path)]).summary()
+    assert summary["created"] == 5
+    assert summary["quarantined_by_reason"] == {"invalid-json": 1}
+    with warehouse.reading() as engine:
+        assert engine.fetchall("SELECT line_no FROM quarantine") == [(3,)]
