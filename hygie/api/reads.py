@@ -6,6 +6,7 @@ the zone's definition, every value is a bound parameter.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +47,16 @@ class Confinement:
 EVERYTHING = Confinement()
 
 
+def stored_json(body: bytes) -> Any:
+    """A stored resource's JSON as Python values. Stored JSON is valid, but may hold a number
+    beyond a double (``1e999``, accepted at ingestion as RFC 8259 allows), which orjson refuses:
+    the standard library reads those (as infinity) instead of failing the request."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
 def read_current(
     cursor: Engine, zone: Zone, resource_type: str, resource_id: str, root: Path | None = None
 ) -> CachedResource | None:
@@ -75,7 +86,7 @@ def read_current(
         return None
     version_id, text = rows[0]
     body = text.encode()
-    patients = frozenset(patients_of(resource_type, orjson.loads(body)))
+    patients = frozenset(patients_of(resource_type, stored_json(body)))
     return CachedResource(int(version_id), body, patients)
 
 
@@ -286,7 +297,7 @@ def _include(
 ) -> None:
     wanted: dict[str, set[str]] = {}
     for _, _, body in matches:
-        resource = orjson.loads(body)
+        resource = stored_json(body)
         for path in include.parameter.paths:
             for value in path_values(resource, path):
                 if isinstance(value, str) and "/" in value:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import orjson
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +15,7 @@ from hygie.api.bulk_export import ExportJob, ExportJobs
 from hygie.api.compartment import compartment_clause, in_compartment_types, path_values
 from hygie.api.context import ApiContext
 from hygie.api.outcome import FhirError, fhir_response
-from hygie.api.reads import EVERYTHING, Confinement, read_current
+from hygie.api.reads import EVERYTHING, Confinement, read_current, stored_json
 from hygie.api.routes_read import confinement_for, context_of
 from hygie.api.search import date_range
 from hygie.api.tokens import Principal
@@ -155,7 +154,7 @@ def _group_members(context: ApiContext, principal: Principal, group_id: str) -> 
     group = read_current(context.reader(), context.zone, "Group", group_id, context.root)
     if group is None:
         raise FhirError(404, f"no Group/{group_id}")
-    references = path_values(orjson.loads(group.body), "$.member[*].entity.reference")
+    references = path_values(stored_json(group.body), "$.member[*].entity.reference")
     return sorted(
         r.removeprefix("Patient/")
         for r in references

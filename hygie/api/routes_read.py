@@ -97,7 +97,7 @@ def _load(context: ApiContext, resource_type: str, resource_id: str) -> CachedRe
         served = serving.get(resource_type, resource_id)
         if served is not None:
             version_id, body = served
-            patients = frozenset(patients_of(resource_type, orjson.loads(body)))
+            patients = frozenset(patients_of(resource_type, reads.stored_json(body)))
             return CachedResource(version_id, body, patients)
     cursor = context.reader()
     found = reads.read_current(cursor, context.zone, resource_type, resource_id, context.root)
@@ -130,7 +130,7 @@ async def vread(
     deleted, body = found
     if deleted or body is None:
         raise FhirError(410, f"{reference} is a delete")
-    patients = patients_of(resource_type, orjson.loads(body))
+    patients = patients_of(resource_type, reads.stored_json(body))
     if not confinement_for(access, principal.grant.patient_id).allows(patients):
         raise FhirError(403, f"{reference} is outside the token's patient compartment")
     note_resources(request, [f"{resource_type}/{resource_id}"], patients)
@@ -174,7 +174,7 @@ async def _history(request: Request, resource_type: str, resource_id: str | None
         url = f"{context.base_url}/{row.resource_type}/{row.id}"
         entry: dict[str, Any] = {"fullUrl": url}
         if row.body is not None:
-            resource = orjson.loads(row.body)
+            resource = reads.stored_json(row.body)
             patients |= patients_of(row.resource_type, resource)
             entry["resource"] = orjson.Fragment(row.body)
         method = "DELETE" if row.deleted else ("POST" if row.version_id == 1 else "PUT")
@@ -287,7 +287,7 @@ def _search_bundle(
     patients: set[str] = set()
     for mode, rows in (("match", page.matches), ("include", page.included)):
         for resource_type, resource_id, body in rows:
-            resource = orjson.loads(body)
+            resource = reads.stored_json(body)
             patients |= patients_of(resource_type, resource)
             references.append(f"{resource_type}/{resource_id}")
             content: Any = orjson.Fragment(body)

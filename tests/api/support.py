@@ -179,17 +179,23 @@ def prepare_warehouse(root: Path) -> tuple[Settings, dict[str, ClientKey], list[
 TEMPLATE: dict[str, Any] = {}
 
 
-def start_api(
-    tmp: Path, *, max_body_bytes: int | None = None, register: dict[str, Path] | None = None
-) -> Iterator[Api]:
-    """A server over a copy of a prepared warehouse (prepared once per test session)."""
+def copy_template(destination: Path) -> None:
+    """A copy of the prepared warehouse at ``destination`` (prepared on first use)."""
     if "settings" not in TEMPLATE:
         template = TEMPLATE.get("root") or Path(tempfile.mkdtemp(prefix="hygie-api-template-"))
         TEMPLATE.update(
             zip(("settings", "keys", "patients"), prepare_warehouse(template), strict=True)
         )
+    shutil.copytree(TEMPLATE["settings"].warehouse, destination)
+
+
+def start_api(
+    tmp: Path, *, max_body_bytes: int | None = None, register: dict[str, Path] | None = None
+) -> Iterator[Api]:
+    """A server over a copy of a prepared warehouse (prepared once per test session), or over
+    ``tmp / "warehouse"`` when the test made it (see :func:`copy_template`)."""
     if not (tmp / "warehouse").exists():
-        shutil.copytree(TEMPLATE["settings"].warehouse, tmp / "warehouse")
+        copy_template(tmp / "warehouse")
     settings = Settings(warehouse=tmp / "warehouse", lock_timeout=60.0, batch_size=500)
     keys, patients = TEMPLATE["keys"], TEMPLATE["patients"]
     for client_id, jwks_path in (register or {}).items():

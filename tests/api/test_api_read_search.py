@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.api.support import Api, bundle_resources
+from hygie.config import Settings
+from hygie.warehouse.ingest import ingest
+from hygie.warehouse.warehouse import Warehouse
+from tests.api.support import Api, bundle_resources, copy_template, start_api
 
 RESOURCES = bundle_resources()
 COUNTS = Counter(r["resourceType"] for r in RESOURCES)
@@ -223,3 +227,23 @@ def test_malformed_search_values_are_400(api: Api, ops_token: str, query: str) -
     response = api.get(f"/Patient?{query}", ops_token)
     assert response.status_code == 400
     assert response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_stored_number_beyond_a_double_is_served(tmp_path: Path) -> None:
+    # Valid JSON (RFC 8259) that NDJSON ingestion stores as received; the API must serve it.
+    copy_template(tmp_path / "warehouse")
+    line = (
+        b'{"resourceType": "Observation", "id": "huge", "status": "final", '
+        b'"code": {"text": "x"}, "valueQuantity": {"value": 1e999}}\n'
+    )
+    (tmp_path / "huge.ndjson").write_bytes(line)
+    warehouse = Warehouse(Settings(warehouse=tmp_path / "warehouse", lock_timeout=60))
+    assert ingest(warehouse, [str(tmp_path / "huge.ndjson")]).summary()["created"] == 1
+    for api in start_api(tmp_path):
+        token = api.token("ops", "system/*.cruds")
+        read = api.get("/Observation/huge", token)
+        assert read.status_code == 200
+        assert b'"value":1e999' in read.content.replace(b" ", b"")
+        search = api.get("/Observation?_id=huge", token)
+        assert search.status_code == 200
+        assert b"1e999" in search.content
