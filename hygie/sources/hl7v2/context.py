@@ -181,13 +181,14 @@ def patient_from_pid(ctx: MessageContext, pid: Segment) -> Json:
 
 def bind_patient(ctx: MessageContext, pid: Segment, *, authoritative: bool) -> Json | None:
     """Set the message's patient; produce the Patient when ``authoritative`` or not yet known."""
-    patient = patient_from_pid(ctx, pid)
     if not authoritative:
-        key = patient_key(patient["identifier"], pid.where(3))
+        # Looked up before the rest of PID is mapped: a result feed mostly names known patients.
+        key = patient_key(pid_identifiers(pid), pid.where(3))
         found = ctx.existing("Patient", key)
         if found is not None:
             ctx.patient_reference = f"Patient/{found}"
             return None
+    patient = patient_from_pid(ctx, pid)
     ctx.patient_reference = f"Patient/{patient['id']}"
     return ctx.add(patient)
 
