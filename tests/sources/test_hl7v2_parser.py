@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hygie.sources.hl7v2.datatypes import cwe_concept, parse_dtm
-from hygie.sources.hl7v2.mllp import escape_text
+from hygie.sources.hl7v2.mllp import escape_text, message_key
 from hygie.sources.hl7v2.parser import Composite, Encoding, MessageError, parse_message, unescape
 
 HEADER = "MSH|^~\\&|LAB|HOSP|DPI|HOSP|20240115103000+0100||ORU^R01|C1|P|2.5"
@@ -157,3 +157,14 @@ def test_a_coded_value_is_mapped_once_per_text_and_delimiters() -> None:
     assert cwe_concept(Composite("11156-7^LEUKOCYTES^LN", other)) == {
         "coding": [{"code": "11156-7^LEUKOCYTES^LN"}]
     }
+
+
+def test_the_key_of_an_mllp_message_comes_from_its_msh_alone() -> None:
+    msh = b"MSH|^~\\&|LAB|CHU|HYGIE|CHU|20240101||ORU^R01|K7|P|2.5"
+    assert message_key(b"\x0b" + msh + b"\rPID|1||7^^^H^PI\r") == "mllp:LAB^CHU:K7"
+    assert message_key(b"\xef\xbb\xbf" + msh + b"\nPID|1\n") == "mllp:LAB^CHU:K7"
+    # A body that cannot be read still leaves the message its key (its mapping says what is
+    # wrong); an unreadable header leaves it none.
+    assert message_key(msh + b"\rPID|1||\xff\xfe\r") == "mllp:LAB^CHU:K7"
+    assert message_key(b"PID|1||7\r" + msh) == ""
+    assert message_key(b"MSH|^~") == ""

@@ -168,8 +168,11 @@ class _ListenerSource:
 
 def message_key(content: bytes) -> str:
     """``mllp:APP^FACILITY:CONTROL_ID`` (the raw item's source), or '' when MSH is unreadable."""
+    start = content.lstrip(b"\x0b\xef\xbb\xbf\r\n ")
+    ends = [n for n in (start.find(b"\r"), start.find(b"\n")) if n >= 0]
     try:
-        header = parse_message(content).header
+        # The MSH segment alone: the whole message is parsed once, when it is mapped.
+        header = parse_message(start[: min(ends)] if ends else start).header
     except MessageError:
         return ""
     return f"mllp:{header.value(3)}^{header.value(4)}:{header.value(10)}"
