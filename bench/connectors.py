@@ -8,8 +8,10 @@ messages and segments. Also CSV rows (lab-results mapping) and DICOM headers per
 from __future__ import annotations
 
 import argparse
-import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,7 +25,6 @@ from hygie.config import Settings
 from hygie.sources.cda.source import map_document
 from hygie.sources.csv import CsvMappingSource
 from hygie.sources.dicom import DicomSource
-from hygie.sources.hl7v2.mllp import serve_mllp
 from hygie.sources.hl7v2.source import Hl7v2Source
 from hygie.warehouse.warehouse import Warehouse
 
@@ -112,28 +113,30 @@ def bench_cda(rounds: int) -> float:
     return rounds * len(documents) / (time.perf_counter() - started)
 
 
+LISTENER = """
+import sys
+from pathlib import Path
+from hygie.config import Settings
+from hygie.sources.hl7v2.mllp import run_mllp_listener
+from hygie.warehouse.warehouse import Warehouse
+warehouse = Warehouse(Settings(warehouse=Path(sys.argv[1]), lock_timeout=60))
+run_mllp_listener(warehouse, "127.0.0.1", 0, on_ready=lambda port: print(port, flush=True))
+"""
+"""The listener as ``hygie listen mllp`` runs it: a process of its own, stopped by SIGTERM."""
+
+
 def bench_mllp(per_sender: int, window: int, folder: Path) -> tuple[float, float]:
-    """(acknowledged msg/s, msg/s until all are in the warehouse) for 4 concurrent senders."""
-    warehouse = Warehouse(Settings(warehouse=folder / f"w{window}", lock_timeout=60))
-    ready = threading.Event()
-    state: dict[str, object] = {}
+    """(acknowledged msg/s, msg/s until all are in the warehouse) for 4 concurrent senders.
 
-    def listening(port: int) -> None:
-        state["port"] = port
-        ready.set()
-
-    def run() -> None:
-        async def main() -> None:
-            stop = asyncio.Event()
-            state["loop"], state["stop"] = asyncio.get_running_loop(), stop
-            await serve_mllp(warehouse, "127.0.0.1", 0, stop=stop, on_ready=listening)
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    ready.wait(60)
-    port = int(state["port"])  # type: ignore[call-overload]
+    The listener runs in its own process, as in production; the 4 senders are threads of this
+    one (each a connection sending its next message when its window of ACKs allows).
+    """
+    path = folder / f"w{window}"
+    listener = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert listener.stdout is not None
+    port = int(listener.stdout.readline())
 
     def send(name: str) -> None:
         connection = socket.create_connection(("127.0.0.1", port))
@@ -155,11 +158,10 @@ def bench_mllp(per_sender: int, window: int, folder: Path) -> tuple[float, float
     for sender in senders:
         sender.join()
     acknowledged = time.perf_counter() - started
-    loop = state["loop"]
-    loop.call_soon_threadsafe(state["stop"].set)  # type: ignore[attr-defined]
-    thread.join()  # the listener ingests what its journal still holds, then stops
+    listener.send_signal(signal.SIGTERM)  # it ingests what its journal still holds, then stops
+    assert listener.wait(300) == 0
     stored_after = time.perf_counter() - started
-    with warehouse.reading() as engine:
+    with Warehouse(Settings(warehouse=path)).reading() as engine:
         stored = engine.fetchall("SELECT count(*) FROM raw_input")[0][0]
     assert stored == 4 * per_sender, (stored, 4 * per_sender)  # every ACKed message is stored
     return 4 * per_sender / acknowledged, 4 * per_sender / stored_after

@@ -38,7 +38,7 @@ import orjson
 from hygie.fhir.references import ConditionalQuery, identifiers_of
 from hygie.sources.base import Interpretation, RawItem, ReadFailure, ReferenceLookup
 from hygie.sources.hl7v2.journal import Journal, read_segment
-from hygie.sources.hl7v2.parser import Encoding, MessageError, parse_message
+from hygie.sources.hl7v2.parser import Encoding, Message, MessageError, parse_message
 from hygie.sources.hl7v2.source import DEFAULT_ZONE, interpret_message
 from hygie.warehouse.engine import Engine
 from hygie.warehouse.ingest import ingest_streams
@@ -166,13 +166,18 @@ class _ListenerSource:
         return outcome
 
 
-def message_key(content: bytes) -> str:
-    """``mllp:APP^FACILITY:CONTROL_ID`` (the raw item's source), or '' when MSH is unreadable."""
+def parse_header(content: bytes) -> Message:
+    """The MSH segment of ``content`` parsed alone (as a message of one segment): what the
+    listener needs to key and acknowledge a message, which is mapped, and parsed whole, once."""
     start = content.lstrip(b"\x0b\xef\xbb\xbf\r\n ")
     ends = [n for n in (start.find(b"\r"), start.find(b"\n")) if n >= 0]
+    return parse_message(start[: min(ends)] if ends else start)
+
+
+def message_key(content: bytes) -> str:
+    """``mllp:APP^FACILITY:CONTROL_ID`` (the raw item's source), or '' when MSH is unreadable."""
     try:
-        # The MSH segment alone: the whole message is parsed once, when it is mapped.
-        header = parse_message(start[: min(ends)] if ends else start).header
+        header = parse_header(content).header
     except MessageError:
         return ""
     return f"mllp:{header.value(3)}^{header.value(4)}:{header.value(10)}"
@@ -418,7 +423,7 @@ def build_ack(content: bytes, answer: Answer) -> bytes:
     app = facility = receiver = receiver_facility = control_id = event = ""
     version = "2.5"
     try:
-        message = parse_message(content)
+        message = parse_header(content)
         header = message.header
         app, facility = header.raw(5), header.raw(6)
         receiver, receiver_facility = header.raw(3), header.raw(4)
