@@ -49,10 +49,10 @@ class BatchWriter:
         self.queries = load_statements("hygie.warehouse", "queries.sql")
         # References gathered batch by batch wait on disk, not in memory, for the end of the run.
         # Only one writer runs at a time: what a cut-off run left in tmp/ is not needed.
+        # Parquet files are written there first, then renamed into place when whole.
         shutil.rmtree(root / TMP_DIRECTORY, ignore_errors=True)
-        for partial in [*root.glob(f"{RAW_DIRECTORY}/*/*.part"),
-                        *root.glob(f"{CARE_DIRECTORY}/*/*.part")]:  # fmt: skip
-            partial.unlink(missing_ok=True)  # files a killed run did not finish
+        self.partial_dir = root / TMP_DIRECTORY / "partial"
+        self.partial_dir.mkdir(parents=True)
         self.reference_dir = root / TMP_DIRECTORY / run_id
         self.reference_files: list[str] = []
         self.references_in_memory: list[pa.Table] = []
@@ -281,6 +281,7 @@ class BatchWriter:
         _write_parquet(
             content,
             path,
+            self.partial_dir,
             compression="zstd",
             compression_level=1,
             row_group_size=CARE_ROW_GROUP,
@@ -326,7 +327,7 @@ class BatchWriter:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         named = fresh.append_column("file", _repeated(name, fresh.num_rows))
-        _write_parquet(named, path, compression="zstd", compression_level=1)
+        _write_parquet(named, path, self.partial_dir, compression="zstd", compression_level=1)
 
     @staticmethod
     def _outcome(
@@ -354,10 +355,11 @@ class BatchWriter:
         return outcome
 
 
-def _write_parquet(table: pa.Table, path: Path, **options: Any) -> None:
+def _write_parquet(table: pa.Table, path: Path, partial_dir: Path, **options: Any) -> None:
     """Write ``table`` to ``path`` whole or not at all: the views read every ``*.parquet`` of
-    the warehouse, so a file cut off by a killed run must never carry that name."""
-    partial = path.with_name(path.name + ".part")
+    the warehouse, so a file cut off by a killed run must never carry that name. It is written
+    in ``partial_dir`` (under tmp/, emptied when a writer starts) and renamed into place."""
+    partial = partial_dir / f"{path.parent.parent.name}-{path.parent.name}-{path.name}"
     pq.write_table(table, partial, **options)
     os.replace(partial, path)
 

@@ -89,8 +89,9 @@ def test_a_killed_run_leaves_whole_batches_and_a_rerun_completes_it(tmp_path: Pa
     _out, err = rerun.communicate(timeout=240)
     assert rerun.returncode == 0, err
     assert counts(warehouse) == (60_000, 60_000, 60_000)
-    # Files are written under a temporary name, renamed when whole; the rerun removed any left.
-    assert not list(warehouse.glob("*/*/*.part"))
+    # Files are written under tmp/, renamed into place when whole; the rerun emptied tmp/.
+    assert not [p for p in (warehouse / "tmp").rglob("*") if p.is_file()]
+    assert all(p.stat().st_size > 0 for p in warehouse.glob("*/*/*.parquet"))
     with Warehouse(Settings(warehouse=warehouse)).reading() as engine:
         statuses = [r[0] for r in engine.fetchall("SELECT status FROM runs ORDER BY started_at")]
     assert statuses == ["interrupted", "completed"]
