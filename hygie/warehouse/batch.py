@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -234,6 +235,20 @@ class Batch:
             names=[*RESOURCE_COLUMNS, "resource"],
         )  # fmt: skip
         self.plain_parts.append((raw, resources, checked.references))
+
+    def resources_of(self, resource_type: str) -> Iterator[tuple[str, bytes]]:
+        """(id, JSON) of the resources of ``resource_type`` this batch holds (not deletes)."""
+        type_at, id_at, deleted_at = (RESOURCE_COLUMNS.index(name)
+                                      for name in ("resource_type", "id", "deleted"))  # fmt: skip
+        for row, content in zip(self.resource_rows, self.resource_json.values, strict=True):
+            if row[type_at] == resource_type and not row[deleted_at]:
+                yield row[id_at], content
+        for _raw, resources, _references in self.plain_parts:
+            kept = resources.filter(pc.equal(resources.column("resource_type"), resource_type))
+            for resource_id, text in zip(
+                kept.column("id").to_pylist(), kept.column("resource").to_pylist(), strict=True
+            ):
+                yield resource_id, text.encode()
 
     def add_raw(self, item: RawItem, *, verbatim: bool = False) -> bytes:
         """Record an item as received; return its sha256 (the raw key, 32 bytes)."""

@@ -168,6 +168,8 @@ class WarehouseLookup:
         self.writer = writer
         self.statement = load_statements("hygie.warehouse", "ingest.sql")["identifiers_of_type"]
         self.index: dict[str, dict[tuple[str | None, str], set[str]]] = {}
+        self.current_batch: Callable[[], Batch] = Batch
+        """The run's batch being filled (set by the run): its resources are not stored yet."""
 
     def find(self, query: ConditionalQuery) -> str | None:
         index = self.index.get(query.resource_type)
@@ -201,6 +203,10 @@ class WarehouseLookup:
         ):
             if value is not None:
                 index[(system, value)].add(resource_id)
+        # And those of the batch being filled (an ADT message earlier in the same file).
+        for resource_id, content in self.current_batch().resources_of(resource_type):
+            for key in identifiers_of(orjson.loads(content)):
+                index[key].add(resource_id)
         self.index[resource_type] = dict(index)
         return self.index[resource_type]
 
@@ -367,6 +373,7 @@ class _Run:
         self.batch_size = batch_size
         self.progress = progress
         self.batch = Batch()
+        lookup.current_batch = lambda: self.batch
         self.deferred: list[tuple[RawItem, Source]] = []
         self.deferred_bytes = 0
         self.retried = 0
@@ -387,24 +394,23 @@ class _Run:
                 self.flush()
 
     def add_block(self, checked: CheckedBlock, source: Source) -> None:
-        """Add a checked block of NDJSON lines: the others one by one, then plain ones in bulk.
+        """Add a checked block of NDJSON lines: the plain ones in bulk, then the others one by
+        one, in file order.
 
-        Each line keeps its position in the batch's order whatever the order they are added in.
+        Each line keeps its position in the batch's order whatever the order they are added in;
+        plain lines come first so that a lookup made for another line of the block sees them.
         """
         batch = self.batch
         start = batch.seq
-        for position, item in checked.others:
-            batch.seq = start + position
-            self.add_item(item, source, final=False, counted=True)
+        moved: list[tuple[int, RawItem]] = []
         if self.lookup.index and checked.plain.num_rows:
             # Types indexed for conditional references must see each new resource: such lines
             # take the item path, which records them in the index.
             checked, moved = checked.without_types(set(self.lookup.index))
-            for position, item in moved:
-                batch.seq = start + position
-                self.add_item(item, source, final=False, counted=True)
-        batch.seq = start
         batch.add_plain(checked)
+        for position, item in sorted([*checked.others, *moved], key=lambda pair: pair[0]):
+            batch.seq = start + position
+            self.add_item(item, source, final=False, counted=True)
         batch.seq = start + checked.line_count
         self.items_done += checked.line_count
         self.bytes_done += checked.byte_count

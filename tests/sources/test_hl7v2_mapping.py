@@ -106,6 +106,29 @@ def oru(control: str, pid: str, value: str = "4.2") -> str:
     )
 
 
+def test_a_result_after_an_admission_in_the_same_file_does_not_rewrite_the_patient(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # The admission is still in the batch being filled when the result looks its patient up.
+    result = oru("R1", "777").replace("NOM^PRENOM", "NOM DU LABO^P")
+    path = tmp_path / "feed.hl7"
+    path.write_text("\r\n".join([adt("A01", "A1", "777"), result]) + "\r\n")
+    summary = ingest(warehouse, [str(path)]).summary()
+    assert summary["quarantined"] == 0
+    with warehouse.reading() as engine:
+        patients = engine.fetchall(
+            "SELECT version_id, json_extract_string(resource, '$.name[0].family') "
+            "FROM resource_history WHERE resource_type = 'Patient'"
+        )
+        [(subject,)] = engine.fetchall(
+            "SELECT json_extract_string(resource, '$.subject.reference') FROM resource "
+            "WHERE resource_type = 'Observation'"
+        )
+        [(patient_id,)] = engine.fetchall("SELECT id FROM resource WHERE resource_type = 'Patient'")
+    assert patients == [(1, "NOM")]
+    assert subject == f"Patient/{patient_id}"
+
+
 def test_discharge_and_cancel_update_the_same_encounter(
     warehouse: Warehouse, tmp_path: Path
 ) -> None:

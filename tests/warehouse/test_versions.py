@@ -115,3 +115,27 @@ def test_versions_interleaved_with_other_resources_keep_file_order(
         first_a = engine.fetchall("SELECT line_no FROM raw WHERE sha256 = ?", [digest])
     assert history == [("a", 1, "male"), ("z", 1, "female"), ("z", 2, "other")]
     assert first_a == [(2,)]
+
+
+def test_a_conditional_reference_to_a_resource_earlier_in_the_same_batch_resolves_at_once(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    # The patient is a plain NDJSON line of the batch still being filled when the observation
+    # (a line with a conditional reference) looks it up: found there, no retry at the end.
+    patient = {
+        "resourceType": "Patient", "id": "p1",
+        "identifier": [{"system": "urn:oid:1.2.250.1.213.1.4.8", "value": "1850512345678"}],
+    }  # fmt: skip
+    observation = {
+        "resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "weight"},
+        "subject": {"reference": "Patient?identifier=urn:oid:1.2.250.1.213.1.4.8|1850512345678"},
+    }  # fmt: skip
+    summary = ingest(warehouse, [write(tmp_path / "a.ndjson", patient, observation)]).summary()
+    assert summary["quarantined"] == 0, summary["quarantined_by_reason"]
+    assert summary["retried_items"] == 0
+    with warehouse.reading() as engine:
+        subject = engine.fetchall(
+            "SELECT json_extract_string(resource, '$.subject.reference') FROM resource "
+            "WHERE id = 'o1'"
+        )
+    assert subject == [("Patient/p1",)]
