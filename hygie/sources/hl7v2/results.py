@@ -14,6 +14,7 @@ import re
 
 from hygie.sources.hl7v2.context import MessageContext, bind_encounter, bind_patient, notes
 from hygie.sources.hl7v2.datatypes import (
+    CACHED_CONCEPTS,
     Json,
     MappingError,
     cwe_concept,
@@ -242,10 +243,18 @@ def observation_or_document(
     if effective:
         observation["effectiveDateTime"] = effective
     set_value(ctx, observation, obx, value_type)
-    if obx.raw(8):
-        interpretations = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
-        if any(interpretations):
-            observation["interpretation"] = [i for i in interpretations if i]
+    flags = obx.raw(8)
+    if flags:
+        encoding = obx.encoding
+        flags_key = (flags, encoding.repetition, encoding.component, encoding.escape)
+        interpretation = INTERPRETATIONS.get(flags_key)
+        if interpretation is None:
+            found = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
+            interpretation = [i for i in found if i]
+            if len(INTERPRETATIONS) < CACHED_CONCEPTS:
+                INTERPRETATIONS[flags_key] = interpretation
+        if interpretation:
+            observation["interpretation"] = interpretation
     if obx.raw(7) and obx.value(7):
         observation["referenceRange"] = [reference_range(obx)]
     if obx.raw(17):
@@ -326,6 +335,9 @@ def _interpretation(flag: str) -> Json | None:
     return {"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}
 
 
+INTERPRETATIONS: dict[tuple[str, str, str, str], list[Json]] = {}
+"""OBX-8 as sent (its few flags repeat in every result) → Observation.interpretation, made once
+and shared (never changed after it is made), like the coded values of CONCEPTS."""
 RESULT_STATUS = status_map("0085")
 """OBX-11 (HL7 table 0085) → Observation.status."""
 ABNORMAL_FLAGS = lookup("abnormal_flags", "v2_flag", "code")
