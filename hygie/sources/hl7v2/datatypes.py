@@ -15,10 +15,10 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from hygie.sources.hl7v2.parser import Composite, Segment
+from hygie.sources.hl7v2.parser import Composite, Encoding, Segment
 
 ID_NAMESPACE = uuid.UUID("0b6f1d8e-4f3c-5a7e-9d2b-6c1e8a4f7b30")
 """Namespace of the ids derived from HL7 v2 business keys."""
@@ -290,26 +290,42 @@ def xtn_contact(xtn: Composite, default_use: str | None = None) -> Json | None:
 # -- codes -------------------------------------------------------------------------------------
 
 
-CONCEPTS: dict[tuple[str, str, str, str], Json | None] = {}
-"""CWE text as sent (with the delimiters that split it) → its CodeableConcept. A feed sends the
-same few hundred test codes and units over and over: each is mapped once. The concepts are
-shared between resources, so they are never changed after they are made."""
-CACHED_CONCEPTS = 10_000
+T = TypeVar("T")
+F = TypeVar("F")
+SHARED_LIMIT = 10_000
+"""Entries each table of :func:`mapped_once` holds before it starts again."""
+
+
+def mapped_once(
+    table: dict[tuple[str, str], T],
+    text: str,
+    encoding: Encoding,
+    make: Callable[[F], T],
+    field: F,
+) -> T:
+    """``make(field)``, made once per field text (as sent, ``text``) and delimiters, then
+    shared: a feed sends the same few hundred test codes and flags over and over. What is shared
+    is never changed after it is made."""
+    key = (text, encoding.component + encoding.repetition + encoding.escape
+           + encoding.subcomponent)  # fmt: skip
+    try:
+        return table[key]
+    except KeyError:
+        pass
+    made = make(field)
+    if len(table) >= SHARED_LIMIT:
+        table.clear()
+    table[key] = made
+    return made
+
+
+CONCEPTS: dict[tuple[str, str], Json | None] = {}
+"""CWE text as sent → its CodeableConcept (see :func:`mapped_once`)."""
 
 
 def cwe_concept(cwe: Composite) -> Json | None:
     """CWE/CE → CodeableConcept (primary and alternate codings, original text)."""
-    encoding = cwe.encoding
-    key = (cwe.text, encoding.component, encoding.escape, encoding.subcomponent)
-    try:
-        return CONCEPTS[key]
-    except KeyError:
-        pass
-    concept = _cwe_concept(cwe)
-    if len(CONCEPTS) >= CACHED_CONCEPTS:
-        CONCEPTS.clear()
-    CONCEPTS[key] = concept
-    return concept
+    return mapped_once(CONCEPTS, cwe.text, cwe.encoding, _cwe_concept, cwe)
 
 
 def _cwe_concept(cwe: Composite) -> Json | None:

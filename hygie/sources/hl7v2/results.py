@@ -14,13 +14,13 @@ import re
 
 from hygie.sources.hl7v2.context import MessageContext, bind_encounter, bind_patient, notes
 from hygie.sources.hl7v2.datatypes import (
-    CACHED_CONCEPTS,
     Json,
     MappingError,
     cwe_concept,
     derived_id,
     ei_identifier,
     lookup,
+    mapped_once,
     numeric,
     quantity,
     status_map,
@@ -245,14 +245,7 @@ def observation_or_document(
     set_value(ctx, observation, obx, value_type)
     flags = obx.raw(8)
     if flags:
-        encoding = obx.encoding
-        flags_key = (flags, encoding.repetition, encoding.component, encoding.escape)
-        interpretation = INTERPRETATIONS.get(flags_key)
-        if interpretation is None:
-            found = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
-            interpretation = [i for i in found if i]
-            if len(INTERPRETATIONS) < CACHED_CONCEPTS:
-                INTERPRETATIONS[flags_key] = interpretation
+        interpretation = mapped_once(INTERPRETATIONS, flags, obx.encoding, _interpretations, obx)
         if interpretation:
             observation["interpretation"] = interpretation
     if obx.raw(7) and obx.value(7):
@@ -325,6 +318,12 @@ def _structured_numeric(observation: Json, sn: Composite, obx: Segment) -> None:
         observation["valueQuantity"] = value
 
 
+def _interpretations(obx: Segment) -> list[Json]:
+    """OBX-8 (each repetition a flag) → Observation.interpretation."""
+    found = [_interpretation(rep.comp(1)) for rep in obx.repetitions(8)]
+    return [i for i in found if i]
+
+
 def _interpretation(flag: str) -> Json | None:
     if not flag:
         return None
@@ -335,9 +334,8 @@ def _interpretation(flag: str) -> Json | None:
     return {"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}
 
 
-INTERPRETATIONS: dict[tuple[str, str, str, str], list[Json]] = {}
-"""OBX-8 as sent (its few flags repeat in every result) → Observation.interpretation, made once
-and shared (never changed after it is made), like the coded values of CONCEPTS."""
+INTERPRETATIONS: dict[tuple[str, str], list[Json]] = {}
+"""OBX-8 as sent → Observation.interpretation (see :func:`mapped_once`)."""
 RESULT_STATUS = status_map("0085")
 """OBX-11 (HL7 table 0085) → Observation.status."""
 ABNORMAL_FLAGS = lookup("abnormal_flags", "v2_flag", "code")
