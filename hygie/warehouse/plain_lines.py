@@ -316,13 +316,13 @@ class NdjsonParsing:
                 if len(header) < FRAME_HEADER.size:
                     break
                 size, count = FRAME_HEADER.unpack(header)
-                payload = stdout.read(size)
+                payload = _read_exactly(stdout, size)
                 buffers = []
                 for _ in range(count):
-                    (length,) = BUFFER_HEADER.unpack(stdout.read(BUFFER_HEADER.size))
+                    (length,) = BUFFER_HEADER.unpack(_read_exactly(stdout, BUFFER_HEADER.size))
                     buffers.append(_read_exactly(stdout, length))
                 self.received.put((False, pickle.loads(payload, buffers=buffers)))
-        except (OSError, ValueError, EOFError, struct.error, pickle.UnpicklingError):
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError):
             pass  # closed under us (the run stopped), or cut off: reported as stopped
         self.received.put((True, None))
 
